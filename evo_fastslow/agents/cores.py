@@ -1,0 +1,87 @@
+"""Recurrent cores: the fast, weight-free learner of meta-RL lives in their state.
+
+Every core has the same small interface, so the learner never asks which one it runs:
+- `initial_state(batch)` and `reset(state, mask)`: fast state is explicit, reset by a mask [B];
+- `step(x [B, I], state) -> (h [B, H], state)`: the acting pass, one trial at a time, no autograd;
+- `replay(x [T, B, I], state) -> h [T, B, H]`: the learning pass over a whole recorded episode in one
+  call (nn.LSTM / nn.GRU run the time loop in C++), with gradients. Both passes use the same weights,
+  so the replayed activations equal the acting ones.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+State = tuple[torch.Tensor, ...]
+
+
+class LSTMCore(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.rnn = nn.LSTM(input_size, hidden_size)
+
+    def initial_state(self, batch: int) -> State:
+        zeros = torch.zeros(batch, self.hidden_size)
+        return zeros, zeros.clone()
+
+    def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        r = self.rnn
+        h, c = torch.lstm_cell(x, state, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
+        return h, (h, c)
+
+    def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
+        h0, c0 = state
+        out, _ = self.rnn(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
+        return out
+
+
+class GRUCore(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.rnn = nn.GRU(input_size, hidden_size)
+
+    def initial_state(self, batch: int) -> State:
+        return (torch.zeros(batch, self.hidden_size),)
+
+    def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        r = self.rnn
+        h = torch.gru_cell(x, state[0], r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
+        return h, (h,)
+
+    def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
+        out, _ = self.rnn(x, state[0].unsqueeze(0))
+        return out
+
+
+class FeedforwardCore(nn.Module):
+    """No fast state: whatever it does within an episode, it does from the current input alone."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.layer = nn.Linear(input_size, hidden_size)
+
+    def initial_state(self, batch: int) -> State:
+        return ()
+
+    def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        return torch.tanh(self.layer(x)), state
+
+    def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
+        return torch.tanh(self.layer(x))
+
+
+def reset(state: State, mask: torch.Tensor) -> State:
+    """Zero the fast state of the episodes where mask [B] is True."""
+    keep = (~mask).to(torch.float32).unsqueeze(1)
+    return tuple(s * keep for s in state)
+
+
+CORES: dict[str, Callable[[int, int], nn.Module]] = {
+    "lstm": LSTMCore, "gru": GRUCore, "feedforward": FeedforwardCore,
+}

@@ -1,0 +1,102 @@
+"""`evo-fastslow` commands: thin wrappers that parse, call the library and print.
+
+Bad input (an InputError) prints one paragraph naming the file, the field and what was expected,
+and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Sequence
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from evo_fastslow.errors import InputError
+from evo_fastslow.genome import load_genome
+from evo_fastslow.lifetime import run_lifetime
+from evo_fastslow.lifetime.reference import baseline_results
+from evo_fastslow.suite import load_suite
+
+EXIT_BAD_INPUT = 2
+
+
+def _lifetime(args: argparse.Namespace) -> int:
+    genome = load_genome(args.genome)
+    suite = load_suite(args.suite)
+    torch.set_num_threads(1)  # one core per lifetime; parallelism comes from workers
+    err = Console(stderr=True)
+    with Progress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("updates"), TimeElapsedColumn(), console=err, transient=True,
+                  disable=args.json and not err.is_terminal) as bar:
+        job = bar.add_task(f"{genome.name or 'genome'} on {suite.name}", total=None)
+        result = run_lifetime(genome, suite, args.seed, save_weights=args.save_weights,
+                              progress=lambda done, total: bar.update(job, completed=done, total=total))
+    baselines = baseline_results(suite, args.seed)
+    if args.json:
+        payload: dict[str, Any] = {"genome": genome.to_json(), "suite": suite.name, "seed": args.seed,
+                                   **result.to_dict(),
+                                   "baselines": {n: b["test_regret"] for n, b in baselines.items()},
+                                   "baseline_rewards": {n: b["test_mean_reward"] for n, b in baselines.items()}}
+        print(json.dumps(_finite(payload)))
+    else:
+        _print_lifetime(genome.name or "genome", suite.name, result, baselines)
+    return 0
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: not-a-number metrics (a diverged lifetime) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dict[str, float]]) -> None:
+    console = Console()
+    table = Table(title=f"{name} on {suite}: held-out tasks, weights frozen")
+    for column in ("policy", "test regret", "reward / trial"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    table.add_row(f"[bold]{name}[/] (agent)", f"{result.test_regret:.3f}", f"{result.test_mean_reward:.3f}")
+    for baseline, figures in sorted(baselines.items(), key=lambda kv: kv[1]["test_regret"]):
+        table.add_row(baseline, f"{figures['test_regret']:.3f}", f"{figures['test_mean_reward']:.3f}")
+    console.print(table)
+    status = result.status if result.status == "ok" else f"{result.status} ({result.reason})"
+    console.print(f"status {status}; normalised score {result.normalized_score:.3f}; "
+                  f"{result.env_steps:,} env steps, {result.updates:,} updates in {result.wall_seconds:.1f} s "
+                  f"({result.env_steps / max(result.wall_seconds, 1e-9):,.0f} steps/s); "
+                  f"{result.parameter_count:,} parameters")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evo-fastslow", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    lifetime = commands.add_parser("lifetime", help="train one genome on a suite, test it beside the baselines")
+    lifetime.add_argument("--genome", required=True, help="genome file, FILE:NAME to pick one")
+    lifetime.add_argument("--suite", required=True, help="fitness suite file (fitness/*.yaml)")
+    lifetime.add_argument("--seed", type=int, default=0)
+    lifetime.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    lifetime.add_argument("--save-weights", metavar="PATH", help="save the trained weights (state dict)")
+    lifetime.set_defaults(run=_lifetime)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as err:
+        print(f"evo-fastslow: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Genes, the search space, and genomes: encode to [0,1]^d, decode any point of the cube, JSON in/out.
+
+Every gene maps the unit interval onto its values so that any searcher's vector decodes to a valid
+genome. Categorical and integer genes split [0,1] into equal bins and encode to the bin's centre, so
+`decode(encode(g)) == g`. Floats are kept to a fixed precision (6 significant digits on a log scale,
+a millionth of the range on a linear one), which makes the round trip exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from evo_fastslow.errors import InputError
+
+GENOME_SCHEMA = "evo_fastslow.genomes/1"
+_SIG_DIGITS = 6
+
+
+def _canonical_float(value: float) -> float:
+    return float(f"{value:.{_SIG_DIGITS}g}")
+
+
+def _bin(x: float, n: int) -> int:
+    return min(int(math.floor(min(max(x, 0.0), 1.0) * n)), n - 1)
+
+
+@dataclass(frozen=True)
+class Gene:
+    """One evolvable choice. Subclasses say how [0,1] maps to values and which values are valid."""
+
+    name: str
+    doc: str
+
+    @property
+    def default(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def decode(self, x: float) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def encode(self, value: Any) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def validate(self, value: Any) -> Any:
+        """The canonical value, or ValueError saying what was expected."""
+        raise NotImplementedError  # pragma: no cover
+
+    def describe(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Categorical(Gene):
+    choices: tuple[str, ...] = ()
+    default_value: str = ""
+
+    @property
+    def default(self) -> str:
+        return self.default_value
+
+    def decode(self, x: float) -> str:
+        return self.choices[_bin(x, len(self.choices))]
+
+    def encode(self, value: str) -> float:
+        return (self.choices.index(value) + 0.5) / len(self.choices)
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise ValueError(f"one of {list(self.choices)}, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        return " | ".join(self.choices)
+
+
+@dataclass(frozen=True)
+class Bool(Gene):
+    default_value: bool = False
+
+    @property
+    def default(self) -> bool:
+        return self.default_value
+
+    def decode(self, x: float) -> bool:
+        return bool(_bin(x, 2))
+
+    def encode(self, value: bool) -> float:
+        return 0.75 if value else 0.25
+
+    def validate(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"true or false, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        return "true | false"
+
+
+@dataclass(frozen=True)
+class Integer(Gene):
+    low: int = 0
+    high: int = 1
+    default_value: int = 0
+    log: bool = False
+
+    @property
+    def default(self) -> int:
+        return self.default_value
+
+    def _edges(self) -> tuple[float, float]:
+        lo, hi = self.low - 0.5, self.high + 0.5
+        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
+
+    def decode(self, x: float) -> int:
+        a, b = self._edges()
+        y = a + min(max(x, 0.0), 1.0) * (b - a)
+        value = math.exp(y) if self.log else y
+        return int(min(max(round(value), self.low), self.high))
+
+    def encode(self, value: int) -> float:
+        a, b = self._edges()
+        y = math.log(value) if self.log else float(value)
+        return (y - a) / (b - a)
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"an integer in [{self.low}, {self.high}], got {value!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"an integer in [{self.low}, {self.high}], got {value}")
+        return value
+
+    def describe(self) -> str:
+        return f"int [{self.low}, {self.high}]" + (" (log)" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Float(Gene):
+    low: float = 0.0
+    high: float = 1.0
+    default_value: float = 0.0
+    log: bool = False
+
+    @property
+    def default(self) -> float:
+        return self.default_value
+
+    def _ends(self) -> tuple[float, float]:
+        return (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
+
+    def _canonical(self, value: float) -> float:
+        if self.log:
+            value = _canonical_float(value)
+        else:
+            value = round(value, _SIG_DIGITS - math.floor(math.log10(self.high - self.low))) + 0.0
+        return min(max(value, self.low), self.high)
+
+    def decode(self, x: float) -> float:
+        a, b = self._ends()
+        y = a + min(max(x, 0.0), 1.0) * (b - a)
+        return self._canonical(math.exp(y) if self.log else y)
+
+    def encode(self, value: float) -> float:
+        a, b = self._ends()
+        y = math.log(value) if self.log else value
+        return min(max((y - a) / (b - a), 0.0), 1.0)
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"a number in [{self.low}, {self.high}], got {value!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"a number in [{self.low}, {self.high}], got {value}")
+        return self._canonical(float(value))
+
+    def describe(self) -> str:
+        return f"float [{self.low}, {self.high}]" + (" (log)" if self.log else "")
+
+
+@dataclass(frozen=True)
+class Genome:
+    """A point of the search space: gene values (plain JSON data), a name, and where it came from."""
+
+    genes: Mapping[str, Any]
+    name: str = ""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, gene: str) -> Any:
+        return self.genes[gene]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Genome) and dict(self.genes) == dict(other.genes)
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(dict(self.genes), sort_keys=True))
+
+    def with_genes(self, **changes: Any) -> "Genome":
+        return SEARCH_SPACE.complete({**self.genes, **changes}, name=self.name, provenance=self.provenance)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "genes": dict(self.genes), "provenance": dict(self.provenance)}
+
+
+class SearchSpace:
+    """An ordered set of genes; the searchers see its [0,1]^d encoding."""
+
+    def __init__(self, genes: Iterable[Gene]):
+        self.genes: dict[str, Gene] = {g.name: g for g in genes}
+
+    def __len__(self) -> int:
+        return len(self.genes)
+
+    def default(self) -> Genome:
+        return Genome({n: g.default for n, g in self.genes.items()})
+
+    def decode(self, vector: Iterable[float], **meta: Any) -> Genome:
+        values = list(vector)
+        if len(values) != len(self):
+            raise ValueError(f"expected a vector of {len(self)} values, got {len(values)}")
+        return Genome({n: g.decode(float(x)) for (n, g), x in zip(self.genes.items(), values)}, **meta)
+
+    def encode(self, genome: Genome) -> np.ndarray:
+        return np.array([g.encode(genome[n]) for n, g in self.genes.items()], dtype=np.float64)
+
+    def complete(self, genes: Mapping[str, Any], *, name: str = "", provenance: Mapping[str, Any] | None = None,
+                 source: str = "<genome>") -> Genome:
+        """Validate `genes`, fill the missing ones with defaults; InputError naming the gene otherwise."""
+        where = f"genome {name!r}" if name else "genome"
+        unknown = sorted(set(genes) - set(self.genes))
+        if unknown:
+            raise InputError(source, f"{where}, gene {unknown[0]!r}",
+                             f"a known gene ({', '.join(self.genes)})")
+        values = {}
+        for gene_name, gene in self.genes.items():
+            if gene_name not in genes:
+                values[gene_name] = gene.default
+                continue
+            try:
+                values[gene_name] = gene.validate(genes[gene_name])
+            except ValueError as err:
+                raise InputError(source, f"{where}, gene {gene_name!r}", str(err)) from None
+        return Genome(values, name=name, provenance=dict(provenance or {}))
+
+
+SEARCH_SPACE = SearchSpace([
+    Categorical("core", "recurrent core: what carries fast state within an episode",
+                choices=("lstm", "gru", "feedforward"), default_value="lstm"),
+    Integer("hidden_size", "units of the core", low=8, high=256, default_value=48, log=True),
+    Categorical("meta_inputs", "what the core sees of its previous step (the meta-RL inputs)",
+                choices=("none", "reward", "action_reward"), default_value="action_reward"),
+    Float("learning_rate", "step size of the slow (gradient) learner", low=1e-4, high=3e-2,
+          default_value=3e-3, log=True),
+    Categorical("optimizer", "gradient optimizer", choices=("adam", "rmsprop"), default_value="adam"),
+    Float("discount", "return discount gamma", low=0.5, high=1.0, default_value=0.9),
+    Float("entropy_cost", "weight of the entropy bonus", low=1e-4, high=1.0, default_value=0.05, log=True),
+    Float("value_cost", "weight of the value loss", low=1e-3, high=1.0, default_value=0.05, log=True),
+    Integer("episodes_per_update", "parallel episodes per A2C update (batch B)", low=4, high=256,
+            default_value=16, log=True),
+    Float("grad_clip", "max global gradient norm", low=0.1, high=100.0, default_value=10.0, log=True),
+])
+
+
+# --- genome files -------------------------------------------------------------------------------
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), "file", "an existing genome file") from None
+    except json.JSONDecodeError as err:
+        raise InputError(str(path), f"line {err.lineno}", f"valid JSON ({err.msg})") from None
+
+
+def load_genomes(path: str | Path, space: SearchSpace = SEARCH_SPACE) -> list[Genome]:
+    """All genomes of a genome file, validated. Never executes code from the file."""
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != GENOME_SCHEMA:
+        raise InputError(str(path), "schema", f'"{GENOME_SCHEMA}"')
+    entries = data.get("genomes")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(str(path), "genomes", "a non-empty list of genomes")
+    genomes, seen = [], set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise InputError(str(path), f"genomes[{i}].name", "a non-empty string")
+        name = entry["name"]
+        if name in seen:
+            raise InputError(str(path), f"genome {name!r}", "a name used once in the file")
+        seen.add(name)
+        extra = sorted(set(entry) - {"name", "genes", "provenance"})
+        if extra:
+            raise InputError(str(path), f"genome {name!r}, field {extra[0]!r}", "only name, genes, provenance")
+        genes, provenance = entry.get("genes", {}), entry.get("provenance", {})
+        if not isinstance(genes, dict):
+            raise InputError(str(path), f"genome {name!r}, genes", "an object of gene: value")
+        if not isinstance(provenance, dict):
+            raise InputError(str(path), f"genome {name!r}, provenance", "an object")
+        genomes.append(space.complete(genes, name=name, provenance=provenance, source=str(path)))
+    return genomes
+
+
+def load_genome(spec: str, space: SearchSpace = SEARCH_SPACE) -> Genome:
+    """`FILE:NAME` selects one genome; a bare `FILE` must hold exactly one."""
+    path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    genomes = load_genomes(path, space)
+    if not name:
+        if len(genomes) != 1:
+            names = ", ".join(g.name for g in genomes)
+            raise InputError(path, "genome", f"FILE:NAME to choose one of {names}")
+        return genomes[0]
+    for genome in genomes:
+        if genome.name == name:
+            return genome
+    raise InputError(path, f"genome {name!r}", f"one of {', '.join(g.name for g in genomes)}")
+
+
+def save_genomes(path: str | Path, genomes: Iterable[Genome]) -> None:
+    """Write a genome file (atomically: write then rename)."""
+    path = Path(path)
+    payload = {"schema": GENOME_SCHEMA, "genomes": [g.to_json() for g in genomes]}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp.replace(path)

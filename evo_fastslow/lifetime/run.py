@@ -1,0 +1,104 @@
+"""run_lifetime: build the agent a genome describes, train it (slow), test its fast learning (frozen).
+
+A pure function of (genome, suite, seed): every random stream is derived from the seed, the task
+streams apart from the agent's own (so that, given the same `task_seed`, every genome of a generation
+meets the same training and test tasks).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from evo_fastslow.agents import Agent, build_agent, parameter_count
+from evo_fastslow.genome import Genome
+from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix, make_optimizer
+from evo_fastslow.lifetime.reference import test_batches
+from evo_fastslow.lifetime.result import LifetimeResult
+from evo_fastslow.seeds import derive_seed, torch_generator
+from evo_fastslow.suite import FitnessSuite
+from evo_fastslow.tasks import Task
+
+CURVE_POINTS = 100  # learning-curve resolution
+
+ProgressFn = Callable[[int, int], None]
+
+
+def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: int | None = None,
+                 progress: ProgressFn | None = None, save_weights: str | Path | None = None) -> LifetimeResult:
+    start = time.perf_counter()
+    task = suite.build_task()
+    task_seed = seed if task_seed is None else task_seed
+    agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
+    result = LifetimeResult(status="ok", parameter_count=parameter_count(agent))
+    _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress)
+    if result.status == "ok":
+        _test(agent, task, suite.test.episodes, seed, task_seed, result)
+        if save_weights is not None:
+            torch.save(agent.state_dict(), save_weights)
+    result.wall_seconds = time.perf_counter() - start
+    return result
+
+
+def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, task_seed: int,
+           result: LifetimeResult, progress: ProgressFn | None) -> None:
+    batch = genome["episodes_per_update"]
+    updates = max(1, budget // (batch * task.trials))
+    tasks_rng = torch_generator(task_seed, "train-tasks")
+    actions_rng = torch_generator(seed, "train-actions")
+    optimizer = make_optimizer(agent, genome)
+    discounts = discount_matrix(task.trials, genome["discount"])
+    every = max(1, updates // CURVE_POINTS)
+    reward_sum = 0.0
+    for update in range(updates):
+        episodes = task.sample(batch, tasks_rng)
+        rollout = act(agent, task, episodes, batch, actions_rng)
+        loss = a2c_loss(agent, rollout, genome, discounts)
+        if not math.isfinite(loss.total.item()):
+            result.status, result.reason = "diverged", f"non-finite loss at update {update}"
+            return
+        optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        torch.nn.utils.clip_grad_norm_(agent.parameters(), genome["grad_clip"])
+        optimizer.step()
+        result.updates, result.env_steps = update + 1, (update + 1) * batch * task.trials
+        reward_sum += float(rollout.rewards.mean())
+        if (update + 1) % every == 0 or update + 1 == updates:
+            result.learning_curve.append((result.env_steps, reward_sum / ((update % every) + 1)))
+            reward_sum = 0.0
+        if progress is not None:
+            progress(update + 1, updates)
+
+
+@torch.no_grad()
+def _test(agent: Agent, task: Task, episodes: int, seed: int, task_seed: int, result: LifetimeResult) -> None:
+    """Weights frozen, held-out tasks: only the fast inner loop can adapt."""
+    actions_rng = torch_generator(seed, "test-actions")
+    rewards, regrets, agent_exp, random_exp, oracle_exp = [], [], [], [], []
+    for batch, sampled in test_batches(task, episodes, task_seed):
+        rollout = act(agent, task, sampled, batch, actions_rng)
+        expected = sampled.expected_rewards(rollout.actions).sum(0)  # [B]
+        oracle = sampled.oracle_reward()
+        rewards.append(rollout.rewards)
+        regrets.append(oracle - expected)
+        agent_exp.append(expected)
+        random_exp.append(sampled.random_reward())
+        oracle_exp.append(oracle)
+    reward = torch.cat(rewards, dim=1)  # [T, episodes]
+    agent_total, random_total = torch.cat(agent_exp).mean(), torch.cat(random_exp).mean()
+    oracle_total = torch.cat(oracle_exp).mean()
+    result.test_regret = float(torch.cat(regrets).mean())
+    result.test_reward_per_trial = reward.mean(dim=1).tolist()
+    result.test_mean_reward = float(reward.mean())
+    result.normalized_score = float((agent_total - random_total) / (oracle_total - random_total))
+
+
+def load_weights(genome: Genome, task: Task, path: str | Path) -> Agent:
+    """An agent with weights saved by `--save-weights` (loaded with weights_only=True: no pickle)."""
+    agent = Agent(genome, task.obs_dim, task.n_actions)
+    agent.load_state_dict(torch.load(path, weights_only=True))
+    return agent

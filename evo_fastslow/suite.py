@@ -1,0 +1,92 @@
+"""Fitness suites (fitness/*.yaml): a task distribution, a lifetime budget, a held-out test, a metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evo_fastslow.errors import InputError
+from evo_fastslow.tasks import TASKS, Task
+
+SUITE_SCHEMA = "evo_fastslow.suite/1"
+WORST_FITNESS = -1.0e9  # finite: EvoTorch's best-so-far tracking breaks on NaN
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskSpec(_Strict):
+    kind: str = Field(description="a task of the registry: " + ", ".join(TASKS))
+    params: dict[str, Any] = Field(default_factory=dict, description="the task's own parameters")
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        if kind not in TASKS:
+            raise ValueError(f"one of {', '.join(TASKS)}")
+        return kind
+
+
+class LifetimeSpec(_Strict):
+    train_env_steps: int = Field(gt=0, description="environment steps of slow learning (the budget)")
+
+
+class TestSpec(_Strict):
+    episodes: int = Field(1000, gt=0, description="held-out episodes, weights frozen")
+
+
+class FitnessSuite(_Strict):
+    """What a lifetime is trained on and how its fast learning is scored."""
+
+    schema_: Literal["evo_fastslow.suite/1"] = Field(alias="schema")
+    name: str
+    description: str = ""
+    task: TaskSpec
+    lifetime: LifetimeSpec
+    test: TestSpec = TestSpec()
+    metric: Literal["normalized_score", "test_reward", "neg_test_regret"] = "normalized_score"
+
+    def build_task(self) -> Task:
+        return TASKS[self.task.kind](**self.task.params)
+
+    def fitness(self, result: Any) -> float:
+        """The metric of a LifetimeResult, maximised; the worst finite value when it did not finish."""
+        if result.status != "ok":
+            return WORST_FITNESS
+        if self.metric == "normalized_score":
+            return float(result.normalized_score)
+        if self.metric == "test_reward":
+            return float(result.test_mean_reward)
+        return -float(result.test_regret)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_suite(path: str | Path) -> FitnessSuite:
+    """Load and validate a suite file; InputError naming the file and field otherwise."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), "file", "an existing suite file (YAML)") from None
+    except yaml.YAMLError as err:
+        raise InputError(str(path), "YAML", f"valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), "(top level)", "a mapping of suite fields")
+    try:
+        suite = FitnessSuite.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(str(path), _field(first["loc"]), first["msg"]) from None
+    try:
+        suite.build_task()
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(str(path), "task.params." + _field(first["loc"]), first["msg"]) from None
+    return suite

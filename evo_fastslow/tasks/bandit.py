@@ -1,0 +1,121 @@
+"""Bernoulli bandits as in Wang et al. 2016, "Learning to reinforcement learn".
+
+Arm probabilities are drawn per episode: `independent` (each arm ~ U(0,1)) or `correlated`
+(two arms, p2 = 1 - p1). The observation is the trial index as a fraction of the episode; the
+agent's meta-RL inputs (previous action and reward) are the agent's business, not the task's.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+
+from evo_fastslow.tasks.base import Policy, Task
+
+
+class BanditEpisodes:
+    """B bandit episodes: arm probabilities [B, k] and reward noise [T, B] drawn up front."""
+
+    def __init__(self, probs: torch.Tensor, noise: torch.Tensor):
+        self.probs, self.noise = probs, noise  # [B, k], [T, B]
+        trials, batch = noise.shape
+        # obs[t] = fraction of the episode elapsed at trial t; [T + 1, B, 1]
+        self._obs = (torch.arange(trials + 1, dtype=torch.float32) / trials).view(-1, 1, 1).expand(-1, batch, 1)
+        self.first_obs = self._obs[0]
+
+    def step(self, t: int, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        chosen = self.probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+        return (self.noise[t] < chosen).float(), self._obs[t + 1]
+
+    def expected_rewards(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.probs.t().gather(0, actions)  # [T, B]
+
+    def oracle_reward(self) -> torch.Tensor:
+        return self.probs.max(dim=1).values * self.noise.shape[0]
+
+    def random_reward(self) -> torch.Tensor:
+        return self.probs.mean(dim=1) * self.noise.shape[0]
+
+
+class BanditTask(Task):
+    """k-armed Bernoulli bandit, `trials` pulls per episode."""
+
+    kind: ClassVar[str] = "bandit"
+    arms: int = Field(2, ge=2, le=100, description="number of arms")
+    trials: int = Field(100, ge=1, le=10_000, description="pulls per episode")
+    distribution: Literal["independent", "correlated"] = "independent"
+
+    @model_validator(mode="after")
+    def _correlated_has_two_arms(self) -> "BanditTask":
+        if self.distribution == "correlated" and self.arms != 2:
+            raise ValueError("the correlated distribution (p2 = 1 - p1) needs arms: 2")
+        return self
+
+    @property
+    def obs_dim(self) -> int:
+        return 1
+
+    @property
+    def n_actions(self) -> int:
+        return self.arms
+
+    def sample_probs(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        if self.distribution == "independent":
+            return torch.rand(batch, self.arms, generator=generator)
+        p1 = torch.rand(batch, 1, generator=generator)
+        return torch.cat([p1, 1.0 - p1], dim=1)
+
+    def sample(self, batch: int, generator: torch.Generator) -> BanditEpisodes:
+        probs = self.sample_probs(batch, generator)
+        return BanditEpisodes(probs, torch.rand(self.trials, batch, generator=generator))
+
+    def baselines(self) -> dict[str, Callable[[], Policy]]:
+        from evo_fastslow.tasks import bandit_baselines as b
+
+        policies: dict[str, Callable[[], Policy]] = {
+            "random": b.RandomPolicy, "oracle": b.OraclePolicy, "ucb1": b.UCB1Policy,
+            "thompson": b.ThompsonPolicy,
+        }
+        if self.arms == 2:
+            policies["bayes-optimal"] = lambda: b.BayesOptimalPolicy(self.trials, self.distribution)
+        return policies
+
+
+class BanditEnv(gym.Env):
+    """The Gymnasium twin of BanditTask: one episode, stepped one pull at a time.
+
+    `reset(options={"probs": [...]})` fixes the arm probabilities, otherwise they are drawn.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, arms: int = 2, trials: int = 100, distribution: str = "independent"):
+        self.task = BanditTask(arms=arms, trials=trials, distribution=distribution)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(arms)
+        self.probs = np.full(arms, 0.5)
+        self.t = 0
+
+    def _obs(self) -> np.ndarray:
+        return np.array([self.t / self.task.trials], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and "probs" in options:
+            self.probs = np.asarray(options["probs"], dtype=np.float64)
+        elif self.task.distribution == "independent":
+            self.probs = self.np_random.random(self.task.arms)
+        else:
+            p1 = self.np_random.random()
+            self.probs = np.array([p1, 1.0 - p1])
+        self.t = 0
+        return self._obs(), {"probs": self.probs.copy()}
+
+    def step(self, action):
+        reward = float(self.np_random.random() < self.probs[int(action)])
+        self.t += 1
+        return self._obs(), reward, self.t >= self.task.trials, False, {}

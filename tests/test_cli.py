@@ -1,0 +1,69 @@
+"""The CLI: the JSON contract, and bad input as one clear paragraph with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from evo_fastslow.cli import main
+
+
+def _suite_file(tmp_path, **changes):
+    data = yaml.safe_load(open("fitness/bandit-independent.yaml"))
+    data["lifetime"]["train_env_steps"] = 32_000
+    data["test"]["episodes"] = 100
+    data.update(changes)
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_lifetime_json(tmp_path, capsys):
+    suite = _suite_file(tmp_path)
+    code = main(["lifetime", "--genome", "populations/reference.json:wang2016-lstm", "--suite", str(suite),
+                 "--json", "--seed", "3"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("status", "test_regret", "test_reward_per_trial", "normalized_score", "env_steps",
+                "wall_seconds", "baselines"):
+        assert key in out
+    assert out["status"] == "ok" and len(out["test_reward_per_trial"]) == 100
+    assert set(out["baselines"]) == {"random", "oracle", "ucb1", "thompson", "bayes-optimal"}
+    assert out["baselines"]["oracle"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_lifetime_table(tmp_path, capsys):
+    assert main(["lifetime", "--genome", "populations/reference.json:feedforward-blind",
+                 "--suite", str(_suite_file(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "feedforward-blind" in out and "thompson" in out and "test regret" in out
+
+
+@pytest.mark.parametrize("genome, suite_changes, expected", [
+    ("populations/reference.json:nope", {}, "genome 'nope': one of wang2016-lstm, feedforward-blind"),
+    ("missing.json", {}, "missing.json: file"),
+    ("populations/reference.json:wang2016-lstm", {"metric": "speed"}, "suite.yaml: metric"),
+    ("populations/reference.json:wang2016-lstm", {"task": {"kind": "bandit", "params": {"arms": 1}}},
+     "suite.yaml: task.params.arms"),
+    ("populations/reference.json:wang2016-lstm", {"task": {"kind": "chess"}}, "suite.yaml: task.kind"),
+    ("populations/reference.json:wang2016-lstm", {"lifetime": {"train_env_steps": -5}},
+     "suite.yaml: lifetime.train_env_steps"),
+])
+def test_bad_input_exits_2_without_traceback(tmp_path, genome, suite_changes, expected):
+    suite = _suite_file(tmp_path, **suite_changes)
+    proc = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "lifetime", "--genome", genome,
+                           "--suite", str(suite)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_gene_in_a_genome_file(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({"schema": "evo_fastslow.genomes/1",
+                                "genomes": [{"name": "x", "genes": {"discount": 2}}]}))
+    proc = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "lifetime", "--genome", str(path),
+                           "--suite", "fitness/bandit-independent.yaml"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "genome 'x', gene 'discount'" in proc.stderr
+    assert "Traceback" not in proc.stderr
