@@ -127,7 +127,7 @@ def main() -> None:
     base = rows[0][1]
     for name, rate, seconds, peak in rows:
         table.add_row(name, f"{rate:,.0f}", f"{rate / base:.1f}", f"{seconds:,.0f}", f"{peak:,.0f}")
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
