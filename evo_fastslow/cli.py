@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -76,6 +77,56 @@ def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dic
                   f"{result.parameter_count:,} parameters")
 
 
+def _evolve(args: argparse.Namespace) -> int:
+    from evo_fastslow.evolution.config import load_config
+    from evo_fastslow.evolution.loop import Run
+
+    config = load_config(args.config, args.set or [])
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{config.name}-seed{config.seed}"
+    Run(config, run_dir).start()
+    _found(run_dir)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from evo_fastslow.evolution.loop import Run, read_run_config
+
+    run_dir = Path(args.run_dir)
+    Run(read_run_config(run_dir), run_dir).resume()
+    _found(run_dir)
+    return 0
+
+
+def _found(run_dir: Path) -> None:
+    """What the run found: the best genome and its fitness, and the inductive biases selected."""
+    from evo_fastslow.analysis.report import biases_table, top_table
+    from evo_fastslow.archive import Archive
+
+    console = Console()
+    with Archive(run_dir / "archive.sqlite") as archive:
+        best = archive.ranked(1)
+        console.print(top_table(archive, 5))
+        console.print(biases_table(archive))
+    if best:
+        record, evaluation = best[0]
+        console.print(f"best genome: id {record.id} (generation {record.generation + 1}), "
+                      f"fitness {evaluation.fitness:.4f}: {json.dumps(record.genes)}")
+    console.print(f"run directory: {run_dir} (evo-fastslow inspect {run_dir})")
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.report import export_top, print_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "archive.sqlite").exists():
+        raise InputError(str(run_dir), "archive.sqlite", "a run directory made by `evo-fastslow evolve`")
+    print_report(run_dir, args.top, Console())
+    if args.export:
+        count = export_top(run_dir, args.top, Path(args.export))
+        Console().print(f"wrote {count} genomes to {args.export}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evo-fastslow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     lifetime.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     lifetime.add_argument("--save-weights", metavar="PATH", help="save the trained weights (state dict)")
     lifetime.set_defaults(run=_lifetime)
+    evolve = commands.add_parser("evolve", help="evolve genomes as a config says")
+    evolve.add_argument("config", help="run config (configs/*.yaml)")
+    evolve.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/NAME-seedN)")
+    evolve.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override a config field")
+    evolve.set_defaults(run=_evolve)
+    resume = commands.add_parser("resume", help="continue a run from its last checkpoint")
+    resume.add_argument("run_dir")
+    resume.set_defaults(run=_resume)
+    inspect_ = commands.add_parser("inspect", help="top genomes, best-so-far, selected inductive biases")
+    inspect_.add_argument("run_dir")
+    inspect_.add_argument("--top", type=int, default=10)
+    inspect_.add_argument("--export", metavar="FILE", help="write the top genomes as a genome file")
+    inspect_.set_defaults(run=_inspect)
     return parser
 
 

@@ -54,6 +54,20 @@ class Gene:
     def describe(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def mutate(self, value: Any, rng: np.random.Generator, scale: float) -> Any:
+        """A numeric gene moves by a Gaussian step of `scale` on its [0,1] scale (reflected at the ends)."""
+        x = self.encode(value) + rng.normal(0.0, scale)
+        x = abs(x) % 2.0
+        return self.decode(2.0 - x if x > 1.0 else x)
+
+    def narrowed(self, low: Any, high: Any) -> "Gene":
+        raise ValueError("a numeric gene (only integer and float genes take a range)")
+
+
+def _other_choice(choices: tuple, value: Any, rng: np.random.Generator) -> Any:
+    others = [c for c in choices if c != value]
+    return others[int(rng.integers(len(others)))] if others else value
+
 
 @dataclass(frozen=True)
 class Categorical(Gene):
@@ -78,6 +92,16 @@ class Categorical(Gene):
     def describe(self) -> str:
         return " | ".join(self.choices)
 
+    def mutate(self, value: str, rng: np.random.Generator, scale: float) -> str:
+        """Another choice, never a drift inside the current one's bin."""
+        return _other_choice(self.choices, value, rng)
+
+    def with_choices(self, choices: list[str]) -> "Categorical":
+        for choice in choices:
+            self.validate(choice)
+        default = self.default_value if self.default_value in choices else choices[0]
+        return Categorical(self.name, self.doc, choices=tuple(choices), default_value=default)
+
 
 @dataclass(frozen=True)
 class Bool(Gene):
@@ -100,6 +124,9 @@ class Bool(Gene):
 
     def describe(self) -> str:
         return "true | false"
+
+    def mutate(self, value: bool, rng: np.random.Generator, scale: float) -> bool:
+        return not value
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,19 @@ class Integer(Gene):
 
     def describe(self) -> str:
         return f"int [{self.low}, {self.high}]" + (" (log)" if self.log else "")
+
+    def mutate(self, value: int, rng: np.random.Generator, scale: float) -> int:
+        moved = super().mutate(value, rng, scale)
+        if moved == value and self.low < self.high:  # a mutation always changes the gene
+            moved = value + 1 if value == self.low or (value < self.high and rng.random() < 0.5) else value - 1
+        return moved
+
+    def narrowed(self, low: Any, high: Any) -> "Integer":
+        low, high = self.validate(low), self.validate(high)
+        if low > high:
+            raise ValueError(f"low <= high, got [{low}, {high}]")
+        default = min(max(self.default_value, low), high)
+        return Integer(self.name, self.doc, low=low, high=high, default_value=default, log=self.log)
 
 
 @dataclass(frozen=True)
@@ -180,6 +220,13 @@ class Float(Gene):
     def describe(self) -> str:
         return f"float [{self.low}, {self.high}]" + (" (log)" if self.log else "")
 
+    def narrowed(self, low: Any, high: Any) -> "Float":
+        low, high = self.validate(low), self.validate(high)
+        if low >= high:
+            raise ValueError(f"low < high, got [{low}, {high}]")
+        default = min(max(self.default_value, low), high)
+        return Float(self.name, self.doc, low=low, high=high, default_value=default, log=self.log)
+
 
 @dataclass(frozen=True)
 class Genome:
@@ -206,25 +253,67 @@ class Genome:
 
 
 class SearchSpace:
-    """An ordered set of genes; the searchers see its [0,1]^d encoding."""
+    """An ordered set of genes; the searchers see its [0,1]^d encoding.
 
-    def __init__(self, genes: Iterable[Gene]):
+    `fixed` genes are held at one value: they are part of every genome but not of the vector.
+    """
+
+    def __init__(self, genes: Iterable[Gene], fixed: Mapping[str, Any] | None = None):
         self.genes: dict[str, Gene] = {g.name: g for g in genes}
+        self.fixed: dict[str, Any] = dict(fixed or {})
+        self.free: list[str] = [n for n in self.genes if n not in self.fixed]
 
     def __len__(self) -> int:
-        return len(self.genes)
+        return len(self.free)
 
     def default(self) -> Genome:
-        return Genome({n: g.default for n, g in self.genes.items()})
+        return Genome({n: self.fixed.get(n, g.default) for n, g in self.genes.items()})
 
     def decode(self, vector: Iterable[float], **meta: Any) -> Genome:
         values = list(vector)
         if len(values) != len(self):
             raise ValueError(f"expected a vector of {len(self)} values, got {len(values)}")
-        return Genome({n: g.decode(float(x)) for (n, g), x in zip(self.genes.items(), values)}, **meta)
+        decoded = {n: self.genes[n].decode(float(x)) for n, x in zip(self.free, values)}
+        return Genome({n: self.fixed[n] if n in self.fixed else decoded[n] for n in self.genes}, **meta)
 
     def encode(self, genome: Genome) -> np.ndarray:
-        return np.array([g.encode(genome[n]) for n, g in self.genes.items()], dtype=np.float64)
+        return np.array([self.genes[n].encode(genome[n]) for n in self.free], dtype=np.float64)
+
+    def restrict(self, fixed: Mapping[str, Any] | None = None, ranges: Mapping[str, tuple] | None = None,
+                 choices: Mapping[str, list] | None = None) -> "SearchSpace":
+        """A narrower space: genes held fixed, numeric ranges narrowed, categorical choices subset.
+
+        ValueError names the gene and what was expected."""
+        genes = dict(self.genes)
+        for kind, overrides in (("ranges", ranges or {}), ("choices", choices or {}), ("fixed", fixed or {})):
+            for name, value in overrides.items():
+                if name not in genes:
+                    raise ValueError(f"{kind}.{name}: a known gene ({', '.join(genes)})")
+                try:
+                    if kind == "ranges":
+                        genes[name] = genes[name].narrowed(*value)
+                    elif kind == "choices":
+                        if not isinstance(genes[name], Categorical) or not value:
+                            raise ValueError("a non-empty list of choices of a categorical gene")
+                        genes[name] = genes[name].with_choices(list(value))
+                    else:
+                        genes[name].validate(value)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"{kind}.{name}: {err}") from None
+        all_fixed = {**self.fixed, **{n: genes[n].validate(v) for n, v in (fixed or {}).items()}}
+        return SearchSpace(genes.values(), all_fixed)
+
+    def mutate(self, genome: Genome, rng: np.random.Generator, rate: float, scale: float) -> Genome:
+        """Each free gene mutates with probability `rate` (at least one does), by its own kind's rule."""
+        hits = [n for n in self.free if rng.random() < rate] or [self.free[int(rng.integers(len(self.free)))]]
+        genes = dict(genome.genes)
+        for name in hits:
+            genes[name] = self.genes[name].mutate(genes[name], rng, scale)
+        return Genome(genes)
+
+    def crossover(self, a: Genome, b: Genome, rng: np.random.Generator) -> Genome:
+        """Uniform crossover: each gene whole from one parent, so every kind stays valid."""
+        return Genome({n: (a if n in self.fixed or rng.random() < 0.5 else b)[n] for n in self.genes})
 
     def complete(self, genes: Mapping[str, Any], *, name: str = "", provenance: Mapping[str, Any] | None = None,
                  source: str = "<genome>") -> Genome:

@@ -29,13 +29,16 @@ ProgressFn = Callable[[int, int], None]
 
 
 def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: int | None = None,
-                 progress: ProgressFn | None = None, save_weights: str | Path | None = None) -> LifetimeResult:
+                 progress: ProgressFn | None = None, save_weights: str | Path | None = None,
+                 max_seconds: float | None = None) -> LifetimeResult:
+    """Train, then test. `max_seconds` bounds the training: past it the result is a `timeout`."""
     start = time.perf_counter()
     task = suite.build_task()
     task_seed = seed if task_seed is None else task_seed
     agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
     result = LifetimeResult(status="ok", parameter_count=parameter_count(agent))
-    _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress)
+    deadline = None if max_seconds is None else start + max_seconds
+    _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
     if result.status == "ok":
         _test(agent, task, suite.test.episodes, seed, task_seed, result)
         if save_weights is not None:
@@ -45,7 +48,7 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
 
 
 def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, task_seed: int,
-           result: LifetimeResult, progress: ProgressFn | None) -> None:
+           result: LifetimeResult, progress: ProgressFn | None, deadline: float | None) -> None:
     batch = genome["episodes_per_update"]
     updates = max(1, budget // (batch * task.trials))
     tasks_rng = torch_generator(task_seed, "train-tasks")
@@ -72,6 +75,9 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
             reward_sum = 0.0
         if progress is not None:
             progress(update + 1, updates)
+        if deadline is not None and time.perf_counter() > deadline:
+            result.status, result.reason = "timeout", f"time limit reached after {update + 1} of {updates} updates"
+            return
 
 
 @torch.no_grad()

@@ -1,0 +1,83 @@
+"""Tables of a run: top genomes, best-so-far per generation, gene choices selected in the last generation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from evo_fastslow.archive import Archive
+from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
+
+SHOWN_GENES = list(SEARCH_SPACE.genes)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def top_table(archive: Archive, top: int) -> Table:
+    """One column per genome (best first), one row per gene: fits a terminal for a handful of genomes."""
+    ranked = archive.ranked(top)
+    table = Table(title=f"top {len(ranked)} genomes (fitness = mean normalised score)")
+    table.add_column("genome id")
+    for record, _ in ranked:
+        table.add_column(str(record.id), justify="right")
+    table.add_row("fitness", *(f"{e.fitness:.4f}" for _, e in ranked), style="bold")
+    table.add_row("generation", *(str(r.generation + 1) for r, _ in ranked))
+    table.add_row("origin", *(r.origin for r, _ in ranked))
+    for gene in SHOWN_GENES:
+        table.add_row(gene, *(_fmt(r.genes.get(gene)) for r, _ in ranked))
+    return table
+
+
+def progress_table(archive: Archive) -> Table:
+    table = Table(title="best so far, per generation")
+    for column in ("generation", "best", "mean", "best so far", "evaluations", "failed", "seconds"):
+        table.add_column(column, justify="right")
+    best_so_far = float("-inf")
+    for generation, best, mean, _, evaluations, failures, seconds in archive.generation_summaries():
+        best_so_far = max(best_so_far, best)
+        table.add_row(str(generation + 1), f"{best:.4f}", f"{mean:.4f}", f"{best_so_far:.4f}",
+                      str(evaluations), str(failures), f"{seconds:.1f}")
+    return table
+
+
+def selected_biases(archive: Archive) -> dict[str, Counter]:
+    """For each categorical gene, how many genomes of the last generation chose each value."""
+    summaries = list(archive.generation_summaries())
+    if not summaries:
+        return {}
+    last = archive.genomes(summaries[-1][0])
+    return {name: Counter(r.genes[name] for r in last)
+            for name, gene in SEARCH_SPACE.genes.items() if isinstance(gene, Categorical)}
+
+
+def biases_table(archive: Archive) -> Table:
+    table = Table(title="inductive biases selected (last generation)")
+    table.add_column("gene")
+    table.add_column("choices: genomes")
+    for name, counts in selected_biases(archive).items():
+        table.add_row(name, ", ".join(f"{value}: {n}" for value, n in counts.most_common()))
+    return table
+
+
+def print_report(run_dir: Path, top: int, console: Console) -> None:
+    with Archive(run_dir / "archive.sqlite") as archive:
+        console.print(top_table(archive, top))
+        console.print(progress_table(archive))
+        console.print(biases_table(archive))
+
+
+def export_top(run_dir: Path, top: int, path: Path) -> int:
+    """Write the top genomes as a genome file, with their provenance, to seed new runs."""
+    with Archive(run_dir / "archive.sqlite") as archive:
+        ranked = archive.ranked(top)
+        genomes = [Genome(r.genes, name=f"{run_dir.name}-g{r.generation}-{r.id}",
+                          provenance={"source": "run", "run": str(run_dir), "generation": r.generation,
+                                      "genome_id": r.id, "fitness": e.fitness, "scores": e.scores})
+                   for r, e in ranked]
+    save_genomes(path, genomes)
+    return len(genomes)

@@ -1,0 +1,1 @@
+"""Slowest loop: evolution over genomes (searchers, the generation loop, resume from the archive)."""

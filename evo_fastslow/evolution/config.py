@@ -1,0 +1,160 @@
+"""Run configs (configs/*.yaml): what to search, how, on which suites and on which cluster.
+
+`--set key.path=value` overrides are applied to the file's data before validation, so they are
+checked like the file. Suite files are read once and embedded in the run's resolved config, which
+is what `resume` reads: a resumed run does not depend on files that may have changed since.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evo_fastslow.cluster import ClusterConfig
+from evo_fastslow.errors import InputError
+from evo_fastslow.evolution.searchers import SearcherConfig
+from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
+from evo_fastslow.suite import FitnessSuite, load_suite
+
+RUN_SCHEMA = "evo_fastslow.run/1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SearchSpaceConfig(_Strict):
+    fixed: dict[str, Any] = Field(default_factory=dict, description="genes held at one value")
+    ranges: dict[str, tuple[int | float, int | float]] = Field(default_factory=dict,
+                                                              description="narrowed numeric ranges [low, high]")
+    choices: dict[str, list[str]] = Field(default_factory=dict, description="subsets of categorical choices")
+
+    @model_validator(mode="after")
+    def _genes_are_valid(self) -> "SearchSpaceConfig":
+        self.build()  # ValueError naming the gene and what was expected
+        return self
+
+    def build(self) -> SearchSpace:
+        return SEARCH_SPACE.restrict(self.fixed, self.ranges, self.choices)
+
+
+class BudgetConfig(_Strict):
+    train_env_steps: int | None = Field(None, gt=0, description="overrides every suite's lifetime budget")
+    test_episodes: int | None = Field(None, gt=0, description="overrides every suite's test episodes")
+
+
+class RunConfig(_Strict):
+    schema_: Literal["evo_fastslow.run/1"] = Field(alias="schema")
+    name: str
+    seed: int = Field(0, description="the run seed: every other seed derives from it")
+    suites: list[str] = Field(min_length=1, description="fitness suite files; fitness = mean of their scores")
+    budget: BudgetConfig = BudgetConfig()
+    population: int = Field(ge=2, description="genomes per generation")
+    generations: int = Field(ge=1)
+    searcher: SearcherConfig = SearcherConfig()
+    search_space: SearchSpaceConfig = SearchSpaceConfig()
+    seed_population: str | None = Field(None, description="genome file whose genomes start the search")
+    cluster: ClusterConfig = ClusterConfig()
+    embedded_suites: list[dict[str, Any]] = Field(default_factory=list,
+                                                  description="filled by the loader: the suites' contents")
+
+    @model_validator(mode="after")
+    def _elites_fit(self) -> "RunConfig":
+        if self.searcher.name == "ga" and self.searcher.elites >= self.population:
+            raise ValueError("searcher.elites must be smaller than population")
+        return self
+
+    def space(self) -> SearchSpace:
+        return self.search_space.build()
+
+    def fitness_suites(self) -> list[FitnessSuite]:
+        """The embedded suites with the run's budget overrides applied."""
+        suites = []
+        for data in self.embedded_suites:
+            suite = FitnessSuite.model_validate(data)
+            if self.budget.train_env_steps:
+                suite = suite.model_copy(update={"lifetime": suite.lifetime.model_copy(
+                    update={"train_env_steps": self.budget.train_env_steps})})
+            if self.budget.test_episodes:
+                suite = suite.model_copy(update={"test": suite.test.model_copy(
+                    update={"episodes": self.budget.test_episodes})})
+            suites.append(suite)
+        return suites
+
+    def seed_genomes(self, source: str) -> list[Genome]:
+        if self.seed_population is None:
+            return []
+        space = self.space()
+        try:
+            return [space.complete({**g.genes, **space.fixed}, name=g.name, provenance=g.provenance,
+                                   source=self.seed_population)
+                    for g in load_genomes(_resolve(self.seed_population, source))]
+        except InputError as err:
+            raise InputError(source, f"seed_population ({err.source})", f"{err.field}: {err.expected}") from None
+
+
+def _resolve(path: str, config_path: str) -> Path:
+    """Relative paths: from the working directory, else from the config file's folder or the nearest
+    folder above it that has them (so `configs/x.yaml` can name `fitness/y.yaml` from anywhere)."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    folder = Path(config_path).resolve().parent
+    for base in (folder, *folder.parents):
+        if (base / candidate).exists():
+            return base / candidate
+    return candidate
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """`key.path=value`, value parsed as YAML (so numbers, booleans and lists keep their types)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise InputError("--set", assignment, "key.path=value")
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise InputError("--set", key, f"{part} to be a mapping")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if p not in ("function-after",)) or "(top level)"
+
+
+def validate_config(data: Any, source: str) -> RunConfig:
+    if not isinstance(data, dict):
+        raise InputError(source, "(top level)", "a mapping of run settings")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(source, _field(first["loc"]), first["msg"].removeprefix("Value error, ")) from None
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """Read, override, validate; then read the suites and embed them."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(source, "file", "an existing run config (YAML)") from None
+    except yaml.YAMLError as err:
+        raise InputError(source, "YAML", f"valid YAML ({err})") from None
+    if isinstance(data, dict):
+        data.pop("embedded_suites", None)
+        for assignment in overrides:
+            apply_override(data, assignment)
+    config = validate_config(data, source)
+    suites = [load_suite(_resolve(s, source)) for s in config.suites]
+    names = [s.name for s in suites]
+    if len(set(names)) != len(names):
+        raise InputError(source, "suites", "suites with distinct names")
+    config = config.model_copy(update={"embedded_suites": [s.model_dump(by_alias=True) for s in suites]})
+    config.seed_genomes(source)  # fail now, not after the cluster started
+    return config
