@@ -1,0 +1,207 @@
+"""The outer loop: determinism across workers, kill-and-resume, failure as data, searchers, configs."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from evo_fastslow.archive import Archive
+from evo_fastslow.evolution.config import load_config
+from evo_fastslow.evolution.loop import Run
+from evo_fastslow.genome import SEARCH_SPACE, Categorical, load_genomes
+from evo_fastslow.lifetime import run as run_module
+from evo_fastslow.suite import WORST_FITNESS
+
+TINY = ["budget.train_env_steps=16000", "budget.test_episodes=50", "population=4", "generations=2",
+        "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 24]"]
+
+
+def _config(tmp_path, *overrides, workers=0):
+    return load_config("configs/quickstart.yaml", [*TINY, f"cluster.workers={workers}", *overrides])
+
+
+def _run(config, run_dir, **kwargs):
+    Run(config, run_dir, **kwargs).start()
+    with Archive(run_dir / "archive.sqlite") as archive:
+        return archive.snapshot()
+
+
+def test_one_worker_and_two_workers_give_the_same_archive(tmp_path):
+    one = _run(_config(tmp_path, workers=1), tmp_path / "one")
+    two = _run(_config(tmp_path, workers=2), tmp_path / "two")
+    assert len(one) == 8 and all(row[6] == "ok" for row in one)
+    assert one == two
+    workers = {r[0] for r in sqlite3.connect(tmp_path / "two" / "archive.sqlite").execute(
+        "SELECT DISTINCT worker FROM evaluations")}
+    assert len(workers) == 2  # both workers did evaluations
+
+
+def test_in_process_equals_cluster_and_generations_share_tasks(tmp_path):
+    snapshot = _run(_config(tmp_path), tmp_path / "a")
+    assert snapshot == _run(_config(tmp_path, workers=2), tmp_path / "b")
+    origins = [row[4] for row in snapshot]
+    assert origins[:4] == ["random"] * 4 and origins[4:6] == ["elite", "elite"]
+
+
+def _count(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=0.1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_path):
+    overrides = ["generations=3", "budget.train_env_steps=48000"]
+    config_path = tmp_path / "run.yaml"
+    data = yaml.safe_load(open("configs/quickstart.yaml"))
+    data["suites"] = [str(Path("fitness/bandit-independent.yaml").resolve())]
+    config_path.write_text(yaml.safe_dump(data))
+    sets = [a for o in [*TINY, "cluster.workers=0", *overrides] for a in ("--set", o)]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", str(config_path),
+                             "--out", str(killed), *sets], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _count(killed / "archive.sqlite") < 6 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    interrupted_at = _count(killed / "archive.sqlite")
+    assert 6 <= interrupted_at < 12, "the kill must land in the middle of the run"
+    resumed = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "resume", str(killed)],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _run(load_config(config_path, [*TINY, "cluster.workers=0", *overrides]), tmp_path / "straight")
+    with Archive(killed / "archive.sqlite") as archive:
+        assert archive.snapshot() == straight
+        assert len(archive.evaluations()) == 12  # none lost, none twice
+
+
+def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
+    real_loss, real_lifetime = run_module.a2c_loss, run_module.run_lifetime
+
+    def poisoned_loss(agent, rollout, genome, discounts):
+        parts = real_loss(agent, rollout, genome, discounts)
+        if genome["core"] == "gru":
+            parts.total = parts.total * float("nan")
+        return parts
+
+    def raising_lifetime(genome, *args, **kwargs):
+        if genome["core"] == "feedforward":
+            raise RuntimeError("boom in user code")
+        return real_lifetime(genome, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "a2c_loss", poisoned_loss)
+    monkeypatch.setattr("evo_fastslow.lifetime.run_lifetime", raising_lifetime)
+    config = _config(tmp_path, "population=6")
+    history = Run(config, tmp_path / "run").start()
+    assert len(history) == 2
+    with Archive(tmp_path / "run" / "archive.sqlite") as archive:
+        genomes = {g.id: g for g in archive.genomes()}
+        evaluations = archive.evaluations()
+    assert len(evaluations) == 12
+    by_core = {core: [e for i, e in evaluations.items() if genomes[i].genes["core"] == core]
+               for core in ("lstm", "gru", "feedforward")}
+    assert by_core["gru"] and by_core["feedforward"] and by_core["lstm"]
+    assert all(e.status == "diverged" and "non-finite loss" in e.reason and e.fitness == WORST_FITNESS
+               for e in by_core["gru"])
+    assert all(e.status == "error" and "boom in user code" in e.reason and e.fitness == WORST_FITNESS
+               for e in by_core["feedforward"])
+    assert all(e.status == "ok" for e in by_core["lstm"])
+
+
+def _crash(genes, suites, seed, task_seed, timeout):
+    if genes["core"] == "gru":
+        os._exit(1)
+    return {"status": "ok", "reason": "", "fitness": 0.5, "scores": {}, "metrics": {}, "curves": {},
+            "wall_seconds": 0.0, "worker": "w"}
+
+
+def test_a_killed_worker_is_a_crashed_evaluation(tmp_path):
+    import cloudpickle
+    import dask
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        Run(_config(tmp_path, "population=6", workers=2), tmp_path / "run", evaluate_fn=_crash).start()
+    with Archive(tmp_path / "run" / "archive.sqlite") as archive:
+        genomes = {g.id: g for g in archive.genomes()}
+        evaluations = archive.evaluations()
+    crashed = [e for i, e in evaluations.items() if genomes[i].genes["core"] == "gru"]
+    assert len(evaluations) == 12 and crashed
+    assert all(e.status == "crashed" and "KilledWorker" in e.reason for e in crashed)
+
+
+@pytest.mark.parametrize("searcher", ["cmaes", "snes"])
+def test_evotorch_searchers_run_deterministically(tmp_path, searcher):
+    config = _config(tmp_path, f"searcher.name={searcher}", "searcher.elites=0")
+    first = _run(config, tmp_path / "a")
+    assert first == _run(config, tmp_path / "b")
+    assert {row[4] for row in first} == {"sampled"} and len(first) == 8
+
+
+def test_ga_operators_respect_gene_kinds():
+    rng = np.random.default_rng(0)
+    genome = SEARCH_SPACE.default()
+    for _ in range(200):
+        child = SEARCH_SPACE.mutate(genome, rng, rate=0.3, scale=0.1)
+        assert SEARCH_SPACE.complete(dict(child.genes)) == child
+        changed = [n for n in SEARCH_SPACE.genes if child[n] != genome[n]]
+        assert changed  # a mutation always changes something
+        for name in changed:
+            gene = SEARCH_SPACE.genes[name]
+            if isinstance(gene, Categorical):
+                assert child[name] in gene.choices and child[name] != genome[name]
+    other = SEARCH_SPACE.decode(rng.random(len(SEARCH_SPACE)))
+    child = SEARCH_SPACE.crossover(genome, other, rng)
+    assert all(child[n] in (genome[n], other[n]) for n in SEARCH_SPACE.genes)
+
+
+def test_fixed_and_narrowed_genes_hold_in_every_genome(tmp_path):
+    config = _config(tmp_path, "search_space.fixed.core=lstm", "search_space.choices.meta_inputs=[reward]")
+    snapshot = _run(config, tmp_path / "run")
+    import json
+    for row in snapshot:
+        genes = json.loads(row[3])
+        assert genes["core"] == "lstm" and genes["meta_inputs"] == "reward" and 16 <= genes["episodes_per_update"] <= 32
+
+
+def test_inspect_export_and_seed_a_new_run(tmp_path):
+    from evo_fastslow.cli import main
+
+    _run(_config(tmp_path), tmp_path / "run")
+    exported = tmp_path / "top.json"
+    assert main(["inspect", str(tmp_path / "run"), "--top", "3", "--export", str(exported)]) == 0
+    genomes = load_genomes(exported)
+    assert len(genomes) == 3 and genomes[0].provenance["source"] == "run"
+    assert genomes[0].provenance["fitness"] >= genomes[1].provenance["fitness"]
+    seeded = _run(_config(tmp_path, f"seed_population={exported}"), tmp_path / "seeded")
+    assert [row[4] for row in seeded[:4]] == ["seeded"] * 3 + ["random"]
+    assert [yaml.safe_load(row[3]) for row in seeded[:3]] == [dict(g.genes) for g in genomes]
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("population=1", "population"),
+    ("searcher.name=hillclimb", "searcher.name"),
+    ("search_space.ranges.hidden_size=[4, 8]", "ranges.hidden_size"),
+    ("search_space.fixed.colour=red", "fixed.colour"),
+    ("suites=[fitness/nope.yaml]", "fitness/nope.yaml"),
+    ("cluster.workers=-1", "cluster.workers"),
+])
+def test_bad_configs_exit_2_naming_the_field(override, expected):
+    proc = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml",
+                           "--set", override, "--out", "/nonexistent/never"], capture_output=True, text=True)
+    assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_shipped_configs_load():
+    for path in Path("configs").glob("*.yaml"):
+        config = load_config(path)
+        assert config.fitness_suites() and config.population >= 2
