@@ -105,7 +105,7 @@ def _found(run_dir: Path) -> None:
     console = Console()
     with Archive(run_dir / "archive.sqlite") as archive:
         best = archive.ranked(1)
-        console.print(top_table(archive, 5))
+        console.print(top_table(archive, 3))
         console.print(biases_table(archive))
     if best:
         record, evaluation = best[0]

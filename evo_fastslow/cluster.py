@@ -40,6 +40,7 @@ class Job:
     genes: dict[str, Any]
     seed: int
     task_seed: int
+    cost: float = 1.0        # expected relative run time: the longest jobs are started first
 
 
 EvaluateFn = Callable[..., dict[str, Any]]
@@ -59,9 +60,11 @@ class Evaluator:
             return
         from distributed import as_completed
 
-        # suites are small plain data: sent with each job, no scattered state to lose
+        # suites are small plain data: sent with each job, no scattered state to lose. Longest first
+        # (Dask runs higher priority first), so that no long lifetime is left alone at the end.
+        ranks = {job.key: rank for rank, job in enumerate(sorted(jobs, key=lambda j: (j.cost, -j.key)))}
         futures = {self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                      pure=False): job.key for job in jobs}
+                                      pure=False, priority=ranks[job.key]): job.key for job in jobs}
         for future in as_completed(futures):
             key = futures.pop(future)
             try:

@@ -22,9 +22,9 @@ def top_table(archive: Archive, top: int) -> Table:
     """One column per genome (best first), one row per gene: fits a terminal for a handful of genomes."""
     ranked = archive.ranked(top)
     table = Table(title=f"top {len(ranked)} genomes (fitness = mean normalised score)")
-    table.add_column("genome id")
+    table.add_column("genome id", no_wrap=True)
     for record, _ in ranked:
-        table.add_column(str(record.id), justify="right")
+        table.add_column(str(record.id), justify="right", overflow="fold")
     table.add_row("fitness", *(f"{e.fitness:.4f}" for _, e in ranked), style="bold")
     table.add_row("generation", *(str(r.generation + 1) for r, _ in ranked))
     table.add_row("origin", *(r.origin for r, _ in ranked))

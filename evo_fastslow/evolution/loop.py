@@ -26,6 +26,7 @@ from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
+from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.seeds import derive_seed
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
@@ -71,6 +72,7 @@ class Run:
         self.evaluate_fn = evaluate_fn
         self.popsize = config.population
         self.history: list[GenerationStats] = []
+        self.suites = config.fitness_suites()
 
     def id_of(self, generation: int, index: int) -> int:
         return generation * self.popsize + index
@@ -90,7 +92,7 @@ class Run:
 
     def _loop(self, checkpoint: dict[str, Any] | None) -> list[GenerationStats]:
         config = self.config
-        space, suites = config.space(), config.fitness_suites()
+        space, suites = config.space(), self.suites
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of)
         replay_until = checkpoint["generation"] if checkpoint else -1
@@ -138,15 +140,15 @@ class Run:
         """Archived evaluations are reused; the rest run, each committed the moment it arrives."""
         done = archive.evaluations([r.id for r in records])
         task_seed = derive_seed(self.config.seed, "tasks", generation)  # common random numbers
-        jobs = [Job(r.id, r.genes, derive_seed(self.config.seed, "lifetime", generation, r.idx), task_seed)
-                for r in records if r.id not in done]
+        jobs = [Job(r.id, r.genes, derive_seed(self.config.seed, "lifetime", generation, r.idx), task_seed,
+                    cost=sum(expected_cost(r.genes, s) for s in self.suites)) for r in records if r.id not in done]
         if not jobs:
             return done
         failed = 0
         with Progress(TextColumn(f"generation {generation + 1}/{self.config.generations}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} done, {task.fields[failed]} failed, "
                                  "{task.fields[running]} running"), TimeElapsedColumn(),
-                      console=self.console, transient=True) as bar:
+                      console=self.console, transient=True, refresh_per_second=2) as bar:
             task = bar.add_task("evaluations", total=len(jobs), failed=0,
                                 running=min(len(jobs), evaluator.workers))
             for count, (key, outcome) in enumerate(evaluator.run(jobs), start=1):

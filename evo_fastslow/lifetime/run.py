@@ -103,6 +103,16 @@ def _test(agent: Agent, task: Task, episodes: int, seed: int, task_seed: int, re
     result.normalized_score = float((agent_total - random_total) / (oracle_total - random_total))
 
 
+def expected_cost(genes: dict, suite: FitnessSuite) -> float:
+    """Relative run time of a lifetime, for scheduling: updates x (fixed per-update dispatch cost +
+    arithmetic that grows with batch and width); a feedforward core costs about a third of a recurrent
+    one. Calibrated on the bandit benchmark; only the order matters."""
+    batch, hidden = genes["episodes_per_update"], genes["hidden_size"]
+    updates = suite.lifetime.train_env_steps / (batch * suite.build_task().trials)
+    core = 0.35 if genes["core"] == "feedforward" else 1.0
+    return core * updates * (1.0 + batch * hidden * hidden / 140_000)
+
+
 def load_weights(genome: Genome, task: Task, path: str | Path) -> Agent:
     """An agent with weights saved by `--save-weights` (loaded with weights_only=True: no pickle)."""
     agent = Agent(genome, task.obs_dim, task.n_actions)
