@@ -22,3 +22,8 @@ def derive_seed(root: int, *path: int | str) -> int:
 def torch_generator(root: int, *path: int | str) -> torch.Generator:
     """A CPU torch.Generator for the derived stream; never touches the global RNG."""
     return torch.Generator().manual_seed(derive_seed(root, *path))
+
+
+def numpy_generator(root: int, *path: int | str) -> np.random.Generator:
+    """A NumPy Generator (PCG64) for the derived stream."""
+    return np.random.Generator(np.random.PCG64(derive_seed(root, *path)))

@@ -1,5 +1,6 @@
 """Agents: the replayed learning pass equals the stepped acting pass; fast state is explicit."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,15 +18,19 @@ def test_replay_equals_stepping(core, meta):
     task = BanditTask(arms=3, trials=20)
     agent = build_agent(genome, task.obs_dim, task.n_actions, seed=0)
     assert agent.input_size == 1 + (3 if meta == "action_reward" else 0) + (meta != "none")
-    rollout = act(agent, task, task.sample(8, torch.Generator().manual_seed(0)), 8, torch.Generator().manual_seed(1))
-    state = agent.initial_state(8)
-    stepped = []
+    rollout = act(agent, task, task.sample(8, np.random.default_rng(0)), 8, np.random.default_rng(1))
+    inputs = torch.from_numpy(rollout.inputs)
+    actor, torch_state, numpy_state = agent.actor(), agent.initial_state(8), agent.actor().initial_state(8)
+    stepped, acted = [], []
     with torch.no_grad():
         for t in range(task.trials):
-            logits, state = agent.step(rollout.inputs[t], state)
+            logits, torch_state = agent.step(inputs[t], torch_state)
             stepped.append(logits)
-        replayed, values = agent.replay(rollout.inputs, agent.initial_state(8))
-    assert torch.allclose(torch.stack(stepped), replayed, atol=1e-5)
+            numpy_logits, numpy_state = actor.step(rollout.inputs[t], numpy_state)
+            acted.append(torch.from_numpy(numpy_logits))
+        replayed, values = agent.replay(inputs, agent.initial_state(8))
+    assert torch.allclose(torch.stack(stepped), replayed, atol=1e-5)  # torch step == torch replay
+    assert torch.allclose(torch.stack(acted), replayed, atol=1e-5)    # NumPy acting == torch replay
     assert values.shape == (task.trials, 8)
 
 
@@ -33,12 +38,13 @@ def test_inputs_hold_the_previous_action_and_reward():
     genome = SEARCH_SPACE.default()
     task = BanditTask(arms=2, trials=10)
     agent = build_agent(genome, task.obs_dim, task.n_actions, seed=0)
-    rollout = act(agent, task, task.sample(4, torch.Generator().manual_seed(0)), 4, torch.Generator().manual_seed(0))
+    rollout = act(agent, task, task.sample(4, np.random.default_rng(0)), 4, np.random.default_rng(0))
     x = rollout.inputs
     assert (x[0, :, 1:] == 0).all()  # nothing precedes the first trial
-    assert torch.equal(x[1:, :, 1:3].argmax(-1), rollout.actions[:-1])
-    assert torch.equal(x[1:, :, 3], rollout.rewards[:-1])
-    assert torch.allclose(x[:, 0, 0], torch.arange(10) / 10)
+    assert np.array_equal(x[1:, :, 1:3].argmax(-1), rollout.actions[:-1])
+    assert (x[1:, :, 1:3].sum(-1) == 1).all()
+    assert np.array_equal(x[1:, :, 3], rollout.rewards[:-1])
+    assert np.allclose(x[:, 0, 0], np.arange(10) / 10)
 
 
 def test_same_seed_same_weights_and_global_rng_untouched():

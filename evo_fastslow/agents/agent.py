@@ -7,9 +7,11 @@ are zero on the first trial of an episode.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from evo_fastslow.agents.acting import _np
 from evo_fastslow.agents.cores import CORES, State
 from evo_fastslow.genome import Genome
 
@@ -30,14 +32,9 @@ class Agent(nn.Module):
     def initial_state(self, batch: int) -> State:
         return self.core.initial_state(batch)
 
-    def write_inputs(self, x: torch.Tensor, obs: torch.Tensor, action: torch.Tensor | None,
-                     reward: torch.Tensor | None) -> None:
-        """Fill one trial's input row x [B, I] in place (x must start zeroed)."""
-        x[:, :self.obs_dim] = obs
-        if self.sees_action and action is not None:
-            x.scatter_(1, action.unsqueeze(1) + self.obs_dim, 1.0)
-        if self.sees_reward and reward is not None:
-            x[:, -1] = reward
+    def actor(self) -> "Actor":
+        """A NumPy snapshot of the current weights for the acting pass."""
+        return Actor(self)
 
     def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Acting pass: policy logits [B, k] for one trial."""
@@ -59,3 +56,31 @@ def build_agent(genome: Genome, obs_dim: int, n_actions: int, seed: int) -> Agen
 
 def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+class Actor:
+    """The acting pass of an Agent in NumPy: builds each trial's inputs and returns policy logits."""
+
+    def __init__(self, agent: Agent):
+        self.core = agent.core.actor()
+        self.w_policy, self.b_policy = _np(agent.policy.weight).T.copy(), _np(agent.policy.bias)
+        self.obs_dim, self.input_size = agent.obs_dim, agent.input_size
+        self.sees_action, self.sees_reward = agent.sees_action, agent.sees_reward
+
+    def initial_state(self, batch: int) -> tuple[np.ndarray, ...]:
+        return self.core.initial_state(batch)
+
+    def write_inputs(self, x: np.ndarray, obs: np.ndarray, action: np.ndarray | None,
+                     reward: np.ndarray | None, rows: np.ndarray) -> None:
+        """Fill one trial's input row x [B, I] in place (x must start zeroed); rows = arange(B)."""
+        x[:, :self.obs_dim] = obs
+        if self.sees_action and action is not None:
+            x[rows, self.obs_dim + action] = 1.0
+        if self.sees_reward and reward is not None:
+            x[:, -1] = reward
+
+    def step(self, x: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+        h, state = self.core.step(x, state)
+        logits = h @ self.w_policy
+        logits += self.b_policy
+        return logits, state

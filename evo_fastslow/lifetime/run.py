@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
 from evo_fastslow.agents import Agent, build_agent, parameter_count
@@ -19,7 +20,7 @@ from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
-from evo_fastslow.seeds import derive_seed, torch_generator
+from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
 from evo_fastslow.tasks import Task
 
@@ -51,8 +52,8 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
            result: LifetimeResult, progress: ProgressFn | None, deadline: float | None) -> None:
     batch = genome["episodes_per_update"]
     updates = max(1, budget // (batch * task.trials))
-    tasks_rng = torch_generator(task_seed, "train-tasks")
-    actions_rng = torch_generator(seed, "train-actions")
+    tasks_rng = numpy_generator(task_seed, "train-tasks")
+    actions_rng = numpy_generator(seed, "train-actions")
     optimizer = make_optimizer(agent, genome)
     discounts = discount_matrix(task.trials, genome["discount"])
     every = max(1, updates // CURVE_POINTS)
@@ -69,7 +70,7 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
         torch.nn.utils.clip_grad_norm_(agent.parameters(), genome["grad_clip"])
         optimizer.step()
         result.updates, result.env_steps = update + 1, (update + 1) * batch * task.trials
-        reward_sum += float(rollout.rewards.mean())
+        reward_sum += float(rollout.rewards.mean(dtype=np.float64))
         if (update + 1) % every == 0 or update + 1 == updates:
             result.learning_curve.append((result.env_steps, reward_sum / ((update % every) + 1)))
             reward_sum = 0.0
@@ -80,25 +81,24 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
             return
 
 
-@torch.no_grad()
 def _test(agent: Agent, task: Task, episodes: int, seed: int, task_seed: int, result: LifetimeResult) -> None:
     """Weights frozen, held-out tasks: only the fast inner loop can adapt."""
-    actions_rng = torch_generator(seed, "test-actions")
+    actions_rng = numpy_generator(seed, "test-actions")
     rewards, regrets, agent_exp, random_exp, oracle_exp = [], [], [], [], []
     for batch, sampled in test_batches(task, episodes, task_seed):
         rollout = act(agent, task, sampled, batch, actions_rng)
-        expected = sampled.expected_rewards(rollout.actions).sum(0)  # [B]
-        oracle = sampled.oracle_reward()
+        expected = sampled.expected_rewards(rollout.actions).sum(0, dtype=np.float64)  # [B]
+        oracle = sampled.oracle_reward().astype(np.float64)
         rewards.append(rollout.rewards)
         regrets.append(oracle - expected)
         agent_exp.append(expected)
         random_exp.append(sampled.random_reward())
         oracle_exp.append(oracle)
-    reward = torch.cat(rewards, dim=1)  # [T, episodes]
-    agent_total, random_total = torch.cat(agent_exp).mean(), torch.cat(random_exp).mean()
-    oracle_total = torch.cat(oracle_exp).mean()
-    result.test_regret = float(torch.cat(regrets).mean())
-    result.test_reward_per_trial = reward.mean(dim=1).tolist()
+    reward = np.concatenate(rewards, axis=1).astype(np.float64)  # [T, episodes]
+    agent_total, random_total = np.concatenate(agent_exp).mean(), np.concatenate(random_exp).mean()
+    oracle_total = np.concatenate(oracle_exp).mean()
+    result.test_regret = float(np.concatenate(regrets).mean())
+    result.test_reward_per_trial = reward.mean(axis=1).tolist()
     result.test_mean_reward = float(reward.mean())
     result.normalized_score = float((agent_total - random_total) / (oracle_total - random_total))
 

@@ -11,7 +11,6 @@ from typing import Callable, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
 from pydantic import Field, model_validator
 
 from evo_fastslow.tasks.base import Policy, Task
@@ -20,25 +19,27 @@ from evo_fastslow.tasks.base import Policy, Task
 class BanditEpisodes:
     """B bandit episodes: arm probabilities [B, k] and reward noise [T, B] drawn up front."""
 
-    def __init__(self, probs: torch.Tensor, noise: torch.Tensor):
+    def __init__(self, probs: np.ndarray, noise: np.ndarray):
         self.probs, self.noise = probs, noise  # [B, k], [T, B]
         trials, batch = noise.shape
+        self._rows = np.arange(batch)
         # obs[t] = fraction of the episode elapsed at trial t; [T + 1, B, 1]
-        self._obs = (torch.arange(trials + 1, dtype=torch.float32) / trials).view(-1, 1, 1).expand(-1, batch, 1)
+        fraction = np.arange(trials + 1, dtype=np.float32) / trials
+        self._obs = np.broadcast_to(fraction[:, None, None], (trials + 1, batch, 1))
         self.first_obs = self._obs[0]
 
-    def step(self, t: int, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        chosen = self.probs.gather(1, actions.unsqueeze(1)).squeeze(1)
-        return (self.noise[t] < chosen).float(), self._obs[t + 1]
+    def step(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        chosen = self.probs[self._rows, actions]
+        return (self.noise[t] < chosen).astype(np.float32), self._obs[t + 1]
 
-    def expected_rewards(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.probs.t().gather(0, actions)  # [T, B]
+    def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(self.probs.T, actions, axis=0)  # [T, B]
 
-    def oracle_reward(self) -> torch.Tensor:
-        return self.probs.max(dim=1).values * self.noise.shape[0]
+    def oracle_reward(self) -> np.ndarray:
+        return self.probs.max(axis=1) * self.noise.shape[0]
 
-    def random_reward(self) -> torch.Tensor:
-        return self.probs.mean(dim=1) * self.noise.shape[0]
+    def random_reward(self) -> np.ndarray:
+        return self.probs.mean(axis=1) * self.noise.shape[0]
 
 
 class BanditTask(Task):
@@ -63,15 +64,15 @@ class BanditTask(Task):
     def n_actions(self) -> int:
         return self.arms
 
-    def sample_probs(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+    def sample_probs(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         if self.distribution == "independent":
-            return torch.rand(batch, self.arms, generator=generator)
-        p1 = torch.rand(batch, 1, generator=generator)
-        return torch.cat([p1, 1.0 - p1], dim=1)
+            return rng.random((batch, self.arms), dtype=np.float32)
+        p1 = rng.random((batch, 1), dtype=np.float32)
+        return np.concatenate([p1, 1.0 - p1], axis=1)
 
-    def sample(self, batch: int, generator: torch.Generator) -> BanditEpisodes:
-        probs = self.sample_probs(batch, generator)
-        return BanditEpisodes(probs, torch.rand(self.trials, batch, generator=generator))
+    def sample(self, batch: int, rng: np.random.Generator) -> BanditEpisodes:
+        probs = self.sample_probs(batch, rng)
+        return BanditEpisodes(probs, rng.random((self.trials, batch), dtype=np.float32))
 
     def baselines(self) -> dict[str, Callable[[], Policy]]:
         from evo_fastslow.tasks import bandit_baselines as b

@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 
 class _Counts:
@@ -18,44 +17,43 @@ class _Counts:
 
     def reset(self, episodes, batch: int, seed: int) -> None:
         arms = episodes.probs.shape[1]
-        self.successes = torch.zeros(batch, arms)
-        self.pulls = torch.zeros(batch, arms)
+        self.successes = np.zeros((batch, arms), dtype=np.int64)
+        self.pulls = np.zeros((batch, arms), dtype=np.int64)
+        self.rows = np.arange(batch)
         self.rng = np.random.default_rng(seed)
         self.episodes = episodes
 
-    def observe(self, t: int, actions: torch.Tensor, rewards: torch.Tensor) -> None:
-        self.pulls.scatter_add_(1, actions.unsqueeze(1), torch.ones_like(rewards).unsqueeze(1))
-        self.successes.scatter_add_(1, actions.unsqueeze(1), rewards.unsqueeze(1))
+    def observe(self, t: int, actions: np.ndarray, rewards: np.ndarray) -> None:
+        self.pulls[self.rows, actions] += 1
+        self.successes[self.rows, actions] += rewards.astype(np.int64)
 
 
 class RandomPolicy(_Counts):
-    def act(self, t: int) -> torch.Tensor:
-        return torch.from_numpy(self.rng.integers(0, self.pulls.shape[1], self.pulls.shape[0]))
+    def act(self, t: int) -> np.ndarray:
+        return self.rng.integers(0, self.pulls.shape[1], self.pulls.shape[0])
 
 
 class OraclePolicy(_Counts):
-    def act(self, t: int) -> torch.Tensor:
-        return self.episodes.probs.argmax(dim=1)
+    def act(self, t: int) -> np.ndarray:
+        return self.episodes.probs.argmax(axis=1)
 
 
 class UCB1Policy(_Counts):
     """Auer et al. 2002: pull each arm once, then argmax mean + sqrt(2 ln t / n)."""
 
-    def act(self, t: int) -> torch.Tensor:
+    def act(self, t: int) -> np.ndarray:
         arms = self.pulls.shape[1]
         if t < arms:
-            return torch.full((self.pulls.shape[0],), t, dtype=torch.long)
-        bonus = torch.sqrt(2.0 * np.log(t) / self.pulls)
-        return (self.successes / self.pulls + bonus).argmax(dim=1)
+            return np.full(self.pulls.shape[0], t, dtype=np.int64)
+        bonus = np.sqrt(2.0 * np.log(t) / self.pulls)
+        return (self.successes / self.pulls + bonus).argmax(axis=1)
 
 
 class ThompsonPolicy(_Counts):
     """Sample each arm's p from Beta(1 + successes, 1 + failures); pull the best sample."""
 
-    def act(self, t: int) -> torch.Tensor:
-        a = 1.0 + self.successes.numpy()
-        b = 1.0 + (self.pulls - self.successes).numpy()
-        return torch.from_numpy(self.rng.beta(a, b).argmax(axis=1))
+    def act(self, t: int) -> np.ndarray:
+        return self.rng.beta(1.0 + self.successes, 1.0 + self.pulls - self.successes).argmax(axis=1)
 
 
 @lru_cache(maxsize=4)
@@ -101,11 +99,10 @@ class BayesOptimalPolicy(_Counts):
         else:
             self.table = correlated_two_arm_table(trials)
 
-    def act(self, t: int) -> torch.Tensor:
-        pulls = self.pulls.long().numpy()
-        wins = self.successes.long().numpy()
+    def act(self, t: int) -> np.ndarray:
+        pulls, wins = self.pulls, self.successes
         if self.distribution == "independent":
             choice = self.table[t][pulls[:, 0], wins[:, 0], wins[:, 1]]
         else:  # evidence for p0: successes of arm 0 plus failures of arm 1
             choice = self.table[t][wins[:, 0] + pulls[:, 1] - wins[:, 1]]
-        return torch.from_numpy(choice.astype(np.int64))
+        return choice.astype(np.int64)

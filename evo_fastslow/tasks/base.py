@@ -1,4 +1,8 @@
-"""The batched task contract: B episodes stepped at once as tensors; a rollout is [T, B, ...].
+"""The batched task contract: B episodes stepped at once as arrays; a rollout is [T, B, ...].
+
+Tasks and the acting pass work on NumPy arrays: at these sizes (tens of episodes, a few arms) a
+NumPy op costs about a microsecond against several for a torch dispatch, and the acting pass is a
+Python loop over trials. Only the learning pass (one replay of the whole episode) is torch.
 
 A task is a frozen pydantic model (its fields are the suite's `task.params`, validated). Every task
 has a fixed number of trials per episode, so the B episodes of a batch start and end together.
@@ -8,25 +12,25 @@ from __future__ import annotations
 
 from typing import Callable, ClassVar, Protocol
 
-import torch
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 
 class Episodes(Protocol):
     """B sampled episodes: the hidden task parameters and their pre-drawn noise."""
 
-    first_obs: torch.Tensor  # [B, obs_dim]
+    first_obs: np.ndarray  # [B, obs_dim] float32
 
-    def step(self, t: int, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reward [B] of `actions` [B] at trial t, and the observation [B, obs_dim] of trial t+1."""
 
-    def expected_rewards(self, actions: torch.Tensor) -> torch.Tensor:
+    def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
         """Expected reward [T, B] of the actions [T, B] taken (for regret: no sampling noise)."""
 
-    def oracle_reward(self) -> torch.Tensor:
+    def oracle_reward(self) -> np.ndarray:
         """Expected episode reward [B] of a policy that knows the hidden task parameters."""
 
-    def random_reward(self) -> torch.Tensor:
+    def random_reward(self) -> np.ndarray:
         """Expected episode reward [B] of the uniformly random policy."""
 
 
@@ -46,7 +50,7 @@ class Task(BaseModel):
     def n_actions(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def sample(self, batch: int, generator: torch.Generator) -> Episodes:  # pragma: no cover
+    def sample(self, batch: int, rng: np.random.Generator) -> Episodes:  # pragma: no cover
         raise NotImplementedError
 
     def baselines(self) -> dict[str, Callable[[], "Policy"]]:  # pragma: no cover
@@ -62,17 +66,17 @@ class Policy(Protocol):
 
     def reset(self, episodes: Episodes, batch: int, seed: int) -> None: ...
 
-    def act(self, t: int) -> torch.Tensor: ...
+    def act(self, t: int) -> np.ndarray: ...
 
-    def observe(self, t: int, actions: torch.Tensor, rewards: torch.Tensor) -> None: ...
+    def observe(self, t: int, actions: np.ndarray, rewards: np.ndarray) -> None: ...
 
 
 def run_policy(task: Task, episodes: Episodes, batch: int, policy: Policy, seed: int
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Play `policy` on `episodes`; returns actions [T, B] and rewards [T, B]."""
     policy.reset(episodes, batch, seed)
-    actions = torch.empty(task.trials, batch, dtype=torch.long)
-    rewards = torch.empty(task.trials, batch)
+    actions = np.empty((task.trials, batch), dtype=np.int64)
+    rewards = np.empty((task.trials, batch), dtype=np.float32)
     for t in range(task.trials):
         actions[t] = policy.act(t)
         rewards[t], _ = episodes.step(t, actions[t])
