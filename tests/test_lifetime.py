@@ -2,9 +2,10 @@
 
 import math
 
+import pytest
 import torch
 
-from evo_fastslow.agents import build_agent
+from evo_fastslow.agents import CORES, build_agent
 from evo_fastslow.genome import SEARCH_SPACE
 from evo_fastslow.lifetime import load_weights, run_lifetime
 from evo_fastslow.lifetime import run as run_module
@@ -71,3 +72,11 @@ def test_saved_weights_load_safely(tiny_suite, tmp_path):
     assert all(torch.equal(agent.state_dict()[k], v) for k, v in saved.items())
     untrained = build_agent(genome, 1, 2, derive_seed(0, "init"))
     assert not torch.equal(untrained.policy.weight, agent.policy.weight)  # training moved the weights
+
+
+@pytest.mark.parametrize("core", list(CORES))
+@pytest.mark.parametrize("optimizer", SEARCH_SPACE.genes["optimizer"].choices)
+def test_every_core_and_optimizer_lives_a_lifetime(tiny_suite, core, optimizer):
+    genome = SEARCH_SPACE.default().with_genes(core=core, optimizer=optimizer, episodes_per_update=32)
+    result = run_lifetime(genome, tiny_suite, seed=0)
+    assert result.status == "ok" and result.updates == 20 and math.isfinite(result.test_regret)

@@ -79,7 +79,7 @@ def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Te
 
 
 def make_optimizer(agent: Agent, genome: Genome) -> torch.optim.Optimizer:
-    # fused: one kernel for all parameters instead of a loop over them (step 0.94 -> 0.60 ms at B=16)
+    # Adam fused (one kernel for all parameters: step 0.94 -> 0.60 ms at B=16); RMSprop has no CPU fused kernel
     if genome["optimizer"] == "adam":
         return torch.optim.Adam(agent.parameters(), lr=genome["learning_rate"], fused=True)
-    return torch.optim.RMSprop(agent.parameters(), lr=genome["learning_rate"], alpha=0.99, eps=1e-5, fused=True)
+    return torch.optim.RMSprop(agent.parameters(), lr=genome["learning_rate"], alpha=0.99, eps=1e-5, foreach=True)
