@@ -36,7 +36,7 @@ def batched(genome_spec: str, suite_path: str, batch: int) -> tuple[float, float
     genome = load_genome(genome_spec).with_genes(episodes_per_update=batch)
     suite = load_suite(suite_path)
     budget = suite.lifetime.train_env_steps
-    trials = suite.build_task().trials
+    trials = suite.build_task().steps
     short = suite.model_copy(update={
         "lifetime": suite.lifetime.model_copy(update={"train_env_steps": UPDATES * batch * trials}),
         "test": suite.test.model_copy(update={"episodes": 1})})

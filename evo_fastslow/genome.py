@@ -350,6 +350,16 @@ SEARCH_SPACE = SearchSpace([
     Integer("episodes_per_update", "parallel episodes per A2C update (batch B)", low=4, high=256,
             default_value=16, log=True),
     Float("grad_clip", "max global gradient norm", low=0.1, high=100.0, default_value=10.0, log=True),
+    Categorical("episodic_memory", "episodic store: off | value (NEC-style returns, read into core and "
+                "critic) | reinstate (stored core states brought back through a learned gate, epLSTM)",
+                choices=("off", "value", "reinstate"), default_value="off"),
+    Integer("memory_capacity", "slots per stream (first in, first out)", low=8, high=4096, default_value=256,
+            log=True),
+    Integer("memory_k", "nearest neighbours a read averages", low=1, high=64, default_value=8, log=True),
+    Categorical("memory_key", "what a memory is looked up by", choices=("observation", "embedding"),
+                default_value="observation"),
+    Categorical("memory_write", "when memories are written", choices=("episode_end", "every_step"),
+                default_value="episode_end"),
 ])
 
 

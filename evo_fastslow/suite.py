@@ -37,6 +37,8 @@ class LifetimeSpec(_Strict):
 
 class TestSpec(_Strict):
     episodes: int = Field(1000, gt=0, description="held-out episodes, weights frozen")
+    streams: int | None = Field(None, gt=0, description="play the episodes as this many parallel streams, "
+                                "each in sequence, episodic memory kept across a stream's episodes")
 
 
 class FitnessSuite(_Strict):

@@ -8,30 +8,50 @@ from evo_fastslow.agents import CORES, build_agent
 from evo_fastslow.agents.cores import reset
 from evo_fastslow.genome import SEARCH_SPACE
 from evo_fastslow.lifetime.a2c import act
-from evo_fastslow.tasks import BanditTask
+from evo_fastslow.tasks import BanditTask, RecurringBanditTask
+
+
+MEMORY_GENES = [{"episodic_memory": "off"},
+                {"episodic_memory": "value", "memory_key": "observation", "memory_write": "episode_end"},
+                {"episodic_memory": "value", "memory_key": "embedding", "memory_write": "every_step"},
+                {"episodic_memory": "reinstate", "memory_key": "observation", "memory_write": "episode_end"},
+                {"episodic_memory": "reinstate", "memory_key": "embedding", "memory_write": "every_step"}]
 
 
 @pytest.mark.parametrize("core", list(CORES))
 @pytest.mark.parametrize("meta", ["none", "reward", "action_reward"])
-def test_replay_equals_stepping(core, meta):
-    genome = SEARCH_SPACE.default().with_genes(core=core, meta_inputs=meta, hidden_size=16)
-    task = BanditTask(arms=3, trials=20)
+@pytest.mark.parametrize("memory", MEMORY_GENES, ids=lambda m: "-".join(m.values()))
+def test_replay_equals_stepping(core, meta, memory):
+    """NumPy acting, torch stepping and torch replay give the same logits, memory reads included."""
+    genome = SEARCH_SPACE.default().with_genes(core=core, meta_inputs=meta, hidden_size=16, memory_k=2, **memory)
+    task = RecurringBanditTask(arms=3, trials=12, pool_size=2, recur_probability=1.0)
     agent = build_agent(genome, task.obs_dim, task.n_actions, seed=0)
-    assert agent.input_size == 1 + (3 if meta == "action_reward" else 0) + (meta != "none")
-    rollout = act(agent, task, task.sample(8, np.random.default_rng(0)), 8, np.random.default_rng(1))
+    streams, memory_store = task.streams(8, np.random.default_rng(0)), agent.new_memory(8)
+    for episode in range(3):  # later episodes read what earlier ones wrote
+        rollout = act(agent, task, streams.next(np.random.default_rng(episode)), 8, np.random.default_rng(1),
+                      memory_store)
     inputs = torch.from_numpy(rollout.inputs)
+    reinstated = None if rollout.reinstated is None else torch.from_numpy(rollout.reinstated)
     actor, torch_state, numpy_state = agent.actor(), agent.initial_state(8), agent.actor().initial_state(8)
     stepped, acted = [], []
     with torch.no_grad():
-        for t in range(task.trials):
-            logits, torch_state = agent.step(inputs[t], torch_state)
+        for t in range(task.steps):
+            r_t = None if reinstated is None else reinstated[t]
+            logits, torch_state = agent.step(inputs[t], torch_state, r_t)
             stepped.append(logits)
-            numpy_logits, numpy_state = actor.step(rollout.inputs[t], numpy_state)
+            numpy_logits, numpy_state, _ = actor.step(rollout.inputs[t], numpy_state,
+                                                      None if r_t is None else r_t.numpy())
             acted.append(torch.from_numpy(numpy_logits))
-        replayed, values = agent.replay(inputs, agent.initial_state(8))
+        replayed, values = agent.replay(inputs, agent.initial_state(8), reinstated)
     assert torch.allclose(torch.stack(stepped), replayed, atol=1e-5)  # torch step == torch replay
     assert torch.allclose(torch.stack(acted), replayed, atol=1e-5)    # NumPy acting == torch replay
-    assert values.shape == (task.trials, 8)
+    assert values.shape == (task.steps, 8)
+    if memory["episodic_memory"] != "off":
+        assert memory_store.size > 0
+        if memory["episodic_memory"] == "value":
+            assert (rollout.inputs[:, :, agent.read_col + 1] == 1).all()  # every read found memories
+        elif reinstated is not None:
+            assert np.abs(rollout.reinstated).sum() > 0
 
 
 def test_inputs_hold_the_previous_action_and_reward():

@@ -84,3 +84,29 @@ class FeedforwardActor:
         h = x @ self.w
         h += self.b
         return np.tanh(h, out=h), state
+
+
+class EpisodicLSTMActor:
+    """epLSTM step in NumPy (gates reordered i, f, o, r | g: one sigmoid over four gates)."""
+
+    def __init__(self, core: nn.Module):
+        H = core.hidden_size
+        order = np.r_[0:2 * H, 3 * H:5 * H, 2 * H:3 * H]  # i, f, o, r, g
+        self.w_x = _np(core.weight_ih)[order].T.copy()
+        self.w_h = _np(core.weight_hh)[order].T.copy()
+        self.bias = _np(core.bias)[order]
+        self.hidden = H
+
+    def initial_state(self, batch: int) -> State:
+        return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
+
+    def step(self, x: np.ndarray, state: State, reinstated: np.ndarray) -> tuple[np.ndarray, State]:
+        h, c = state
+        H = self.hidden
+        gates = x @ self.w_x
+        gates += h @ self.w_h
+        gates += self.bias
+        s = _sigmoid(gates[:, :4 * H])
+        c = s[:, H:2 * H] * c + s[:, :H] * np.tanh(gates[:, 4 * H:]) + s[:, 3 * H:4 * H] * np.tanh(reinstated)
+        h = s[:, 2 * H:3 * H] * np.tanh(c)
+        return h, (h, c)

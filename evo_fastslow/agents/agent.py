@@ -1,50 +1,110 @@
-"""The agent a genome builds: input encoding (observation + meta-RL inputs), core, policy and value heads.
+"""The agent a genome builds: input encoding, core, episodic memory, policy and value heads.
 
-Input layout per trial, [obs (obs_dim) | one-hot previous action (k) | previous reward (1)]; the
-previous-step parts are present as the `meta_inputs` gene says (none | reward | action_reward) and
-are zero on the first trial of an episode.
+Recorded input row per step (what the acting pass writes, what the learning pass replays):
+  [obs (obs_dim) | previous action one-hot (k) | previous reward (1) | memory read | reinstated state]
+- the previous-step parts as the `meta_inputs` gene says (none | reward | action_reward), zero on
+  an episode's first step;
+- `episodic_memory: value`: the read (kernel-weighted return of the nearest memories) and whether
+  memory held anything (2 columns); the read also joins the value head's input;
+- `episodic_memory: reinstate` with a GRU or feedforward core: the retrieved state (H columns),
+  entering the core's input through a learned gate sigma(W x) * tanh(m). With an LSTM core the
+  retrieved cell state enters the cell update itself (epLSTM) and is recorded apart.
+With `memory_key: embedding` the observation is encoded (tanh of a linear map) before the core,
+and that embedding is the memory key; with `observation`, the raw observation is.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from evo_fastslow.agents.acting import _np
-from evo_fastslow.agents.cores import CORES, State
+from evo_fastslow.agents.acting import _np, _sigmoid
+from evo_fastslow.agents.cores import CORES, EpisodicLSTMCore, State
+from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
+
+EMBEDDING = 16  # width of the observation embedding used as memory key
 
 
 class Agent(nn.Module):
     def __init__(self, genome: Genome, obs_dim: int, n_actions: int):
         super().__init__()
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        meta = genome["meta_inputs"]
+        self.obs_dim, self.n_actions, self.discount = obs_dim, n_actions, genome["discount"]
+        meta, hidden = genome["meta_inputs"], genome["hidden_size"]
+        self.memory_kind = genome["episodic_memory"]
+        self.memory_genes = {g: genome[g] for g in ("memory_capacity", "memory_k", "memory_key", "memory_write")}
         self.sees_action = meta == "action_reward"
         self.sees_reward = meta in ("reward", "action_reward")
-        self.input_size = obs_dim + (n_actions if self.sees_action else 0) + (1 if self.sees_reward else 0)
-        hidden = genome["hidden_size"]
-        self.core = CORES[genome["core"]](self.input_size, hidden)
+        self.embed = (nn.Linear(obs_dim, EMBEDDING)
+                      if self.memory_kind != "off" and genome["memory_key"] == "embedding" else None)
+        self.episodic_lstm = self.memory_kind == "reinstate" and genome["core"] == "lstm"
+        self.gated_reinstatement = self.memory_kind == "reinstate" and not self.episodic_lstm
+        meta_size = (n_actions if self.sees_action else 0) + (1 if self.sees_reward else 0)
+        self.read_size = 2 if self.memory_kind == "value" else 0
+        self.reinstated_size = hidden if self.gated_reinstatement else 0
+        self.input_size = obs_dim + meta_size + self.read_size + self.reinstated_size  # recorded row
+        self.read_col = obs_dim + meta_size  # first column of the memory read, if any
+        core_in = (EMBEDDING if self.embed else obs_dim) + meta_size + self.read_size
+        self.gate = nn.Linear(core_in, hidden) if self.gated_reinstatement else None
+        if self.episodic_lstm:
+            self.core = EpisodicLSTMCore(core_in, hidden)
+        else:
+            self.core = CORES[genome["core"]](core_in + self.reinstated_size, hidden)
         self.policy = nn.Linear(hidden, n_actions)
-        self.value = nn.Linear(hidden, 1)
+        self.value = nn.Linear(hidden + (1 if self.memory_kind == "value" else 0), 1)
+
+    @property
+    def key_size(self) -> int:
+        return EMBEDDING if self.embed else self.obs_dim
+
+    @property
+    def memory_value_size(self) -> int:
+        return 1 if self.memory_kind == "value" else self.core.hidden_size
 
     def initial_state(self, batch: int) -> State:
         return self.core.initial_state(batch)
+
+    def new_memory(self, batch: int) -> EpisodicStore | None:
+        if self.memory_kind == "off":
+            return None
+        return EpisodicStore(batch, self.memory_genes["memory_capacity"], self.key_size, self.memory_value_size,
+                             self.memory_genes["memory_k"])
+
+    def core_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """From recorded rows [..., I] to the core's input: embedding, gated reinstatement."""
+        end = self.input_size - self.reinstated_size
+        inputs = x[..., :end]
+        if self.embed is not None:
+            inputs = torch.cat([torch.tanh(self.embed(x[..., :self.obs_dim])), x[..., self.obs_dim:end]], dim=-1)
+        if self.gate is not None:
+            inputs = torch.cat([inputs, torch.sigmoid(self.gate(inputs)) * torch.tanh(x[..., end:])], dim=-1)
+        return inputs
 
     def actor(self) -> "Actor":
         """A NumPy snapshot of the current weights for the acting pass."""
         return Actor(self)
 
-    def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Acting pass: policy logits [B, k] for one trial."""
-        h, state = self.core.step(x, state)
-        return torch.addmm(self.policy.bias, h, self.policy.weight.t()), state
+    def step(self, x: torch.Tensor, state: State, reinstated: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, State]:
+        """One step in torch: policy logits [B, k] (for checks; the learner acts with `actor()`)."""
+        inputs = self.core_inputs(x)
+        h, state = self.core.step(inputs, state, reinstated) if self.episodic_lstm else self.core.step(inputs, state)
+        return self.policy(h), state
 
-    def replay(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    def replay(self, x: torch.Tensor, state: State, reinstated: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         """Learning pass over a recorded episode x [T, B, I]: logits [T, B, k] and values [T, B]."""
-        h = self.core.replay(x, state)
-        return self.policy(h), self.value(h).squeeze(-1)
+        inputs = self.core_inputs(x)
+        h = self.core.replay(inputs, state, reinstated) if self.episodic_lstm else self.core.replay(inputs, state)
+        return self.heads(h, x)
+
+    def heads(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        critic_in = torch.cat([h, x[..., self.read_col:self.read_col + 1]], dim=-1) \
+            if self.memory_kind == "value" else h
+        return self.policy(h), self.value(critic_in).squeeze(-1)
 
 
 def build_agent(genome: Genome, obs_dim: int, n_actions: int, seed: int) -> Agent:
@@ -59,28 +119,64 @@ def parameter_count(module: nn.Module) -> int:
 
 
 class Actor:
-    """The acting pass of an Agent in NumPy: builds each trial's inputs and returns policy logits."""
+    """The acting pass of an Agent in NumPy: builds each step's inputs, reads memory, returns logits."""
 
     def __init__(self, agent: Agent):
+        self.agent = agent
         self.core = agent.core.actor()
         self.w_policy, self.b_policy = _np(agent.policy.weight).T.copy(), _np(agent.policy.bias)
+        self.w_value, self.b_value = _np(agent.value.weight).T.copy(), _np(agent.value.bias)
+        self.embed = (_np(agent.embed.weight).T.copy(), _np(agent.embed.bias)) if agent.embed else None
+        self.gate = (_np(agent.gate.weight).T.copy(), _np(agent.gate.bias)) if agent.gate else None
         self.obs_dim, self.input_size = agent.obs_dim, agent.input_size
         self.sees_action, self.sees_reward = agent.sees_action, agent.sees_reward
+        self.read_col = agent.read_col
+        self.reward_col = agent.read_col - 1
+        self.reinstated_col = agent.input_size - agent.reinstated_size
 
     def initial_state(self, batch: int) -> tuple[np.ndarray, ...]:
         return self.core.initial_state(batch)
 
     def write_inputs(self, x: np.ndarray, obs: np.ndarray, action: np.ndarray | None,
                      reward: np.ndarray | None, rows: np.ndarray) -> None:
-        """Fill one trial's input row x [B, I] in place (x must start zeroed); rows = arange(B)."""
+        """Fill one step's input row x [B, I] in place (x must start zeroed); rows = arange(B)."""
         x[:, :self.obs_dim] = obs
         if self.sees_action and action is not None:
             x[rows, self.obs_dim + action] = 1.0
         if self.sees_reward and reward is not None:
-            x[:, -1] = reward
+            x[:, self.reward_col] = reward
 
-    def step(self, x: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-        h, state = self.core.step(x, state)
+    def key(self, obs: np.ndarray) -> np.ndarray:
+        if self.embed is None:
+            return obs
+        return np.tanh(obs @ self.embed[0] + self.embed[1])
+
+    def _core_inputs(self, x: np.ndarray) -> np.ndarray:
+        end = self.reinstated_col
+        inputs = x[:, :end]
+        if self.embed is not None:
+            inputs = np.concatenate([self.key(x[:, :self.obs_dim]), x[:, self.obs_dim:end]], axis=1)
+        if self.gate is not None:
+            gate = _sigmoid(inputs @ self.gate[0] + self.gate[1])
+            inputs = np.concatenate([inputs, gate * np.tanh(x[:, end:])], axis=1)
+        return inputs
+
+    def step(self, x: np.ndarray, state: tuple, reinstated: np.ndarray | None = None) -> tuple[np.ndarray, tuple, np.ndarray]:
+        """Logits [B, k], the new state, and the core output h [B, H]."""
+        inputs = self._core_inputs(x) if (self.embed is not None or self.gate is not None) else x
+        if self.agent.episodic_lstm:
+            h, state = self.core.step(inputs, state, reinstated)
+        else:
+            h, state = self.core.step(inputs, state)
         logits = h @ self.w_policy
         logits += self.b_policy
-        return logits, state
+        return logits, state, h
+
+    def value(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+        critic_in = np.concatenate([h, x[:, self.read_col:self.read_col + 1]], axis=1) \
+            if self.agent.memory_kind == "value" else h
+        return (critic_in @ self.w_value + self.b_value)[:, 0]
+
+    def memory_value(self, state: tuple, h: np.ndarray) -> np.ndarray:
+        """What `reinstate` stores: the LSTM's cell state, else the hidden state."""
+        return state[1] if len(state) == 2 else h

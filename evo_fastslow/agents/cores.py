@@ -97,3 +97,48 @@ def reset(state: State, mask: torch.Tensor) -> State:
 CORES: dict[str, Callable[[int, int], nn.Module]] = {
     "lstm": LSTMCore, "gru": GRUCore, "feedforward": FeedforwardCore,
 }
+
+
+class EpisodicLSTMCore(nn.Module):
+    """epLSTM (Ritter et al. 2018): an LSTM whose cell update gains r_t * tanh(c_ep), with c_ep a cell
+    state retrieved from episodic memory and r_t a learned reinstatement gate.
+
+    Gate order i, f, g, o, r. The replay is a loop over steps (nn.LSTM has no place for the fifth gate)."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(5 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(5 * hidden_size, hidden_size))
+        self.bias = nn.Parameter(torch.zeros(5 * hidden_size))
+        bound = hidden_size ** -0.5
+        nn.init.uniform_(self.weight_ih, -bound, bound)
+        nn.init.uniform_(self.weight_hh, -bound, bound)
+
+    def initial_state(self, batch: int) -> State:
+        zeros = torch.zeros(batch, self.hidden_size)
+        return zeros, zeros.clone()
+
+    def actor(self) -> "EpisodicLSTMActor":
+        from evo_fastslow.agents.acting import EpisodicLSTMActor
+
+        return EpisodicLSTMActor(self)
+
+    def _cell(self, gates: torch.Tensor, c: torch.Tensor, reinstated: torch.Tensor) -> tuple:
+        i, f, g, o, r = gates.chunk(5, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g) + torch.sigmoid(r) * torch.tanh(reinstated)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def step(self, x: torch.Tensor, state: State, reinstated: torch.Tensor) -> tuple[torch.Tensor, State]:
+        h, c = state
+        h, c = self._cell(x @ self.weight_ih.t() + h @ self.weight_hh.t() + self.bias, c, reinstated)
+        return h, (h, c)
+
+    def replay(self, x: torch.Tensor, state: State, reinstated: torch.Tensor) -> torch.Tensor:
+        h, c = state
+        projected = x @ self.weight_ih.t() + self.bias  # [T, B, 5H] at once
+        outputs = []
+        for t in range(x.shape[0]):
+            h, c = self._cell(projected[t] + h @ self.weight_hh.t(), c, reinstated[t])
+            outputs.append(h)
+        return torch.stack(outputs)

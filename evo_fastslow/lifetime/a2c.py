@@ -9,47 +9,103 @@ past it), advantages are returns minus the value baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from evo_fastslow.agents import Agent
+from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
 from evo_fastslow.tasks import Episodes, Task
 
 
 @dataclass
 class Rollout:
-    inputs: np.ndarray   # [T, B, I] float32, what the core saw at each trial
+    inputs: np.ndarray   # [T, B, I] float32, what the core saw at each step
     actions: np.ndarray  # [T, B] int64
     rewards: np.ndarray  # [T, B] float32
+    reinstated: np.ndarray | None = None  # [T, B, H] cell states an epLSTM retrieved, if it has one
 
 
-def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random.Generator) -> Rollout:
-    """Play B episodes (NumPy, no autograd); actions are sampled by Gumbel-max on noise drawn at once."""
-    trials, actor, rows = task.trials, agent.actor(), np.arange(batch)
-    inputs = np.zeros((trials, batch, agent.input_size), np.float32)
-    actions = np.empty((trials, batch), np.int64)
-    rewards = np.empty((trials, batch), np.float32)
-    uniform = np.maximum(rng.random((trials, batch, task.n_actions), dtype=np.float32), 1e-30)
+def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random.Generator,
+        memory: EpisodicStore | None = None) -> Rollout:
+    """Play B episodes (NumPy, no autograd); actions are sampled by Gumbel-max on noise drawn at once.
+
+    `memory` (the agent's episodic store, kept by the caller across episodes) is read at every step
+    and written as the genome says; its reads are recorded so that the learning pass can replay them."""
+    steps, actor, rows = task.steps, agent.actor(), np.arange(batch)
+    inputs = np.zeros((steps, batch, agent.input_size), np.float32)
+    actions = np.empty((steps, batch), np.int64)
+    rewards = np.empty((steps, batch), np.float32)
+    reinstated = np.zeros((steps, batch, agent.core.hidden_size), np.float32) if agent.episodic_lstm else None
+    keys = np.empty((steps, batch, agent.key_size), np.float32) if memory is not None else None
+    uniform = np.maximum(rng.random((steps, batch, task.n_actions), dtype=np.float32), 1e-30)
     gumbel = -np.log(-np.log(uniform))  # [T, B, k]
     actor.write_inputs(inputs[0], episodes.first_obs, None, None, rows)
     state = actor.initial_state(batch)
-    for t in range(trials):
-        logits, state = actor.step(inputs[t], state)
+    for t in range(steps):
+        x, retrieved = inputs[t], None
+        if memory is not None:
+            keys[t] = actor.key(x[:, :agent.obs_dim])
+            retrieved = _read_memory(agent, actor, memory, keys[t], x, reinstated, t)
+        logits, state, h = actor.step(x, state, retrieved)
         logits += gumbel[t]
         action = logits.argmax(axis=1)
         reward, obs = episodes.step(t, action)
         actions[t], rewards[t] = action, reward
-        if t + 1 < trials:
+        if memory is not None and agent.memory_genes["memory_write"] == "every_step":
+            _write_step(agent, actor, memory, keys, rewards, state, h, x, t)
+        if t + 1 < steps:
             actor.write_inputs(inputs[t + 1], obs, action, reward, rows)
-    return Rollout(inputs, actions, rewards)
+    if memory is not None:
+        _write_episode_end(agent, actor, memory, keys, rewards, state, h)
+    return Rollout(inputs, actions, rewards, reinstated)
 
 
-def discount_matrix(trials: int, discount: float) -> torch.Tensor:
+def _read_memory(agent: Agent, actor: Any, memory: EpisodicStore, key: np.ndarray, x: np.ndarray,
+                 reinstated: np.ndarray | None, t: int) -> np.ndarray | None:
+    """Read, and record the read where the learning pass will find it; returns an epLSTM's c_ep."""
+    read, found = memory.read(key)
+    if agent.memory_kind == "value":
+        x[:, agent.read_col], x[:, agent.read_col + 1] = read[:, 0], found
+        return None
+    if agent.episodic_lstm:
+        reinstated[t] = read
+        return read
+    x[:, actor.reinstated_col:] = read
+    return None
+
+
+def _write_step(agent: Agent, actor: Any, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray,
+                state: tuple, h: np.ndarray, x: np.ndarray, t: int) -> None:
+    """every_step: value memory stores the one-step target of the previous step; reinstate the state."""
+    if agent.memory_kind == "value":
+        if t > 0:
+            memory.write(keys[t - 1], (rewards[t - 1] + agent.discount * actor.value(h, x))[:, None])
+    else:
+        memory.write(keys[t], actor.memory_value(state, h))
+
+
+def _write_episode_end(agent: Agent, actor: Any, memory: EpisodicStore, keys: np.ndarray,
+                       rewards: np.ndarray, state: tuple, h: np.ndarray) -> None:
+    every_step = agent.memory_genes["memory_write"] == "every_step"
+    if agent.memory_kind == "value":
+        if every_step:  # the last step's target: its reward (the episode ends)
+            memory.write(keys[-1], rewards[-1][:, None])
+            return
+        returns = np.zeros(rewards.shape[1], np.float32)
+        for t in range(rewards.shape[0] - 1, -1, -1):  # every step's discounted return
+            returns = rewards[t] + agent.discount * returns
+            memory.write(keys[t], returns[:, None])
+    elif not every_step:
+        memory.write(keys[-1], actor.memory_value(state, h))
+
+
+def discount_matrix(steps: int, discount: float) -> torch.Tensor:
     """M [T, T] with M[t, s] = discount^(s - t) for s >= t: returns = M @ rewards."""
-    idx = torch.arange(trials, dtype=torch.float64)
+    idx = torch.arange(steps, dtype=torch.float64)
     power = idx.view(1, -1) - idx.view(-1, 1)
     return torch.where(power >= 0, discount ** power.clamp_min(0), 0.0).to(torch.float32)
 
@@ -63,10 +119,11 @@ class LossParts:
 
 
 def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Tensor) -> LossParts:
-    """Actor-critic loss of a rollout, averaged over trials and episodes."""
+    """Actor-critic loss of a rollout, averaged over steps and episodes."""
     batch = rollout.actions.shape[1]
     inputs, actions = torch.from_numpy(rollout.inputs), torch.from_numpy(rollout.actions)
-    logits, values = agent.replay(inputs, agent.initial_state(batch))  # [T, B, k], [T, B]
+    reinstated = None if rollout.reinstated is None else torch.from_numpy(rollout.reinstated)
+    logits, values = agent.replay(inputs, agent.initial_state(batch), reinstated)  # [T, B, k], [T, B]
     log_probs = F.log_softmax(logits, dim=-1)
     taken = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()

@@ -19,6 +19,7 @@ class LifetimeResult:
     updates: int = 0                 # gradient updates taken
     wall_seconds: float = 0.0
     parameter_count: int = 0
+    analysis: dict[str, Any] = field(default_factory=dict)  # the task's own figures of the test episodes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,7 +41,7 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
     deadline = None if max_seconds is None else start + max_seconds
     _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
     if result.status == "ok":
-        _test(agent, task, suite.test.episodes, seed, task_seed, result)
+        _test(agent, task, suite, seed, task_seed, result)
         if save_weights is not None:
             torch.save(agent.state_dict(), save_weights)
     result.wall_seconds = time.perf_counter() - start
@@ -51,16 +51,17 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
 def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, task_seed: int,
            result: LifetimeResult, progress: ProgressFn | None, deadline: float | None) -> None:
     batch = genome["episodes_per_update"]
-    updates = max(1, budget // (batch * task.trials))
+    updates = max(1, budget // (batch * task.steps))
     tasks_rng = numpy_generator(task_seed, "train-tasks")
     actions_rng = numpy_generator(seed, "train-actions")
+    streams = task.streams(batch, tasks_rng)
+    memory = agent.new_memory(batch)  # episodic memory persists across the lifetime's episodes
     optimizer = make_optimizer(agent, genome)
-    discounts = discount_matrix(task.trials, genome["discount"])
+    discounts = discount_matrix(task.steps, genome["discount"])
     every = max(1, updates // CURVE_POINTS)
     reward_sum = 0.0
     for update in range(updates):
-        episodes = task.sample(batch, tasks_rng)
-        rollout = act(agent, task, episodes, batch, actions_rng)
+        rollout = act(agent, task, streams.next(tasks_rng), batch, actions_rng, memory)
         loss = a2c_loss(agent, rollout, genome, discounts)
         if not math.isfinite(loss.total.item()):
             result.status, result.reason = "diverged", f"non-finite loss at update {update}"
@@ -69,7 +70,7 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
         loss.total.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), genome["grad_clip"])
         optimizer.step()
-        result.updates, result.env_steps = update + 1, (update + 1) * batch * task.trials
+        result.updates, result.env_steps = update + 1, (update + 1) * batch * task.steps
         reward_sum += float(rollout.rewards.mean(dtype=np.float64))
         if (update + 1) % every == 0 or update + 1 == updates:
             result.learning_curve.append((result.env_steps, reward_sum / ((update % every) + 1)))
@@ -81,12 +82,16 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
             return
 
 
-def _test(agent: Agent, task: Task, episodes: int, seed: int, task_seed: int, result: LifetimeResult) -> None:
-    """Weights frozen, held-out tasks: only the fast inner loop can adapt."""
+def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: int, result: LifetimeResult) -> None:
+    """Weights frozen, held-out tasks: only the fast inner loops (core state, episodic memory) adapt."""
     actions_rng = numpy_generator(seed, "test-actions")
-    rewards, regrets, agent_exp, random_exp, oracle_exp = [], [], [], [], []
-    for batch, sampled in test_batches(task, episodes, task_seed):
-        rollout = act(agent, task, sampled, batch, actions_rng)
+    rewards, regrets, agent_exp, random_exp, oracle_exp, rollouts = [], [], [], [], [], []
+    memory = None
+    for batch, sampled, new_streams in test_batches(suite, task, task_seed):
+        if new_streams:
+            memory = agent.new_memory(batch)  # a new stream starts with an empty memory
+        rollout = act(agent, task, sampled, batch, actions_rng, memory)
+        rollouts.append((sampled, rollout.actions, rollout.rewards))
         expected = sampled.expected_rewards(rollout.actions).sum(0, dtype=np.float64)  # [B]
         oracle = sampled.oracle_reward().astype(np.float64)
         rewards.append(rollout.rewards)
@@ -101,6 +106,7 @@ def _test(agent: Agent, task: Task, episodes: int, seed: int, task_seed: int, re
     result.test_reward_per_trial = reward.mean(axis=1).tolist()
     result.test_mean_reward = float(reward.mean())
     result.normalized_score = float((agent_total - random_total) / (oracle_total - random_total))
+    result.analysis = task.analyse(rollouts)
 
 
 def expected_cost(genes: dict, suite: FitnessSuite) -> float:
@@ -108,7 +114,7 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     arithmetic that grows with batch and width); a feedforward core costs about a third of a recurrent
     one. Calibrated on the bandit benchmark; only the order matters."""
     batch, hidden = genes["episodes_per_update"], genes["hidden_size"]
-    updates = suite.lifetime.train_env_steps / (batch * suite.build_task().trials)
+    updates = suite.lifetime.train_env_steps / (batch * suite.build_task().steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 

@@ -43,6 +43,11 @@ class Task(BaseModel):
     trials: int
 
     @property
+    def steps(self) -> int:
+        """Env steps per episode (T of the rollouts): the trials, unless a trial takes several steps."""
+        return self.trials
+
+    @property
     def obs_dim(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -56,9 +61,33 @@ class Task(BaseModel):
     def baselines(self) -> dict[str, Callable[[], "Policy"]]:  # pragma: no cover
         raise NotImplementedError
 
+    def streams(self, batch: int, rng: np.random.Generator) -> "Streams":
+        """B parallel streams of episodes. Most tasks draw each episode afresh; a task whose episodes
+        recur (recurring contextual bandits) keeps per-stream state here, across a lifetime's episodes."""
+        return FreshStreams(self, batch)
+
+    def analyse(self, rollouts: list[tuple["Episodes", np.ndarray, np.ndarray]]) -> dict:
+        """Task-specific figures of test rollouts [(episodes, actions [T, B], rewards [T, B]), ...]."""
+        return {}
+
     def gym_kwargs(self) -> dict:
         """Keyword arguments of this task's registered Gymnasium env."""
         return self.model_dump()
+
+
+class Streams(Protocol):
+    def next(self, rng: np.random.Generator) -> Episodes:
+        """The next episode of every stream, as one batch."""
+
+
+class FreshStreams:
+    """Every episode drawn independently of the ones before."""
+
+    def __init__(self, task: Task, batch: int):
+        self.task, self.batch = task, batch
+
+    def next(self, rng: np.random.Generator) -> Episodes:
+        return self.task.sample(self.batch, rng)
 
 
 class Policy(Protocol):
@@ -75,9 +104,9 @@ def run_policy(task: Task, episodes: Episodes, batch: int, policy: Policy, seed:
                ) -> tuple[np.ndarray, np.ndarray]:
     """Play `policy` on `episodes`; returns actions [T, B] and rewards [T, B]."""
     policy.reset(episodes, batch, seed)
-    actions = np.empty((task.trials, batch), dtype=np.int64)
-    rewards = np.empty((task.trials, batch), dtype=np.float32)
-    for t in range(task.trials):
+    actions = np.empty((task.steps, batch), dtype=np.int64)
+    rewards = np.empty((task.steps, batch), dtype=np.float32)
+    for t in range(task.steps):
         actions[t] = policy.act(t)
         rewards[t], _ = episodes.step(t, actions[t])
         policy.observe(t, actions[t], rewards[t])
