@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evo_fastslow.analysis.lifetime_report import analysis_tables
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import run_lifetime
@@ -43,7 +44,8 @@ def _lifetime(args: argparse.Namespace) -> int:
         payload: dict[str, Any] = {"genome": genome.to_json(), "suite": suite.name, "seed": args.seed,
                                    **result.to_dict(),
                                    "baselines": {n: b["test_regret"] for n, b in baselines.items()},
-                                   "baseline_rewards": {n: b["test_mean_reward"] for n, b in baselines.items()}}
+                                   "baseline_rewards": {n: b["test_mean_reward"] for n, b in baselines.items()},
+                                   "baseline_analysis": {n: b["analysis"] for n, b in baselines.items()}}
         print(json.dumps(_finite(payload)))
     else:
         _print_lifetime(genome.name or "genome", suite.name, result, baselines)
@@ -70,6 +72,10 @@ def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dic
     for baseline, figures in sorted(baselines.items(), key=lambda kv: kv[1]["test_regret"]):
         table.add_row(baseline, f"{figures['test_regret']:.3f}", f"{figures['test_mean_reward']:.3f}")
     console.print(table)
+    analyses = {f"{name} (agent)": result.analysis, **{n: b["analysis"] for n, b in baselines.items()}}
+    if result.analysis:
+        for analysis_table in analysis_tables(analyses):
+            console.print(analysis_table)
     status = result.status if result.status == "ok" else f"{result.status} ({result.reason})"
     console.print(f"status {status}; normalised score {result.normalized_score:.3f}; "
                   f"{result.env_steps:,} env steps, {result.updates:,} updates in {result.wall_seconds:.1f} s "

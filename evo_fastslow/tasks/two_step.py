@@ -104,23 +104,41 @@ class TwoStepTask(Task):
                 "model-free": lambda: ModelFreePolicy(self), "model-based": lambda: ModelBasedPolicy(self)}
 
     def analyse(self, rollouts: list) -> dict:
-        """Stay probabilities after rewarded/unrewarded x common/rare trials, and the two effects."""
-        stays = {(r, c): [] for r in (True, False) for c in (True, False)}
+        """Stay probabilities after rewarded/unrewarded x common/rare trials and the reward x transition
+        interaction (the model-based signature, Daw et al. 2011).
+
+        With reward probabilities as far apart as 0.9/0.1, a learner that merely prefers the better
+        action shows an interaction too: rewarded-rare trials mostly follow its less preferred choice
+        (Akam et al. 2015). `corrected_interaction` removes that: the interaction within trials whose
+        choice was, then within trials whose choice was not, the one commonly leading to the better
+        state, averaged over the two."""
+        cells: dict[tuple, list[int]] = {}
         for episodes, actions, rewards in rollouts:
             first, reward = actions[0::2], rewards[1::2] > 0
-            common = episodes.common
             stay = first[1:] == first[:-1]
+            correct = first[:-1] == episodes.better[:-1]
             for r in (True, False):
                 for c in (True, False):
-                    mask = (reward[:-1] == r) & (common[:-1] == c)
-                    stays[(r, c)].append((stay[mask].sum(), mask.sum()))
-        p = {key: sum(s for s, _ in v) / max(1, sum(n for _, n in v)) for key, v in stays.items()}
-        table = {"rewarded_common": p[(True, True)], "rewarded_rare": p[(True, False)],
-                 "unrewarded_common": p[(False, True)], "unrewarded_rare": p[(False, False)]}
-        reward_effect = (p[(True, True)] + p[(True, False)] - p[(False, True)] - p[(False, False)]) / 2
-        interaction = (p[(True, True)] - p[(True, False)]) - (p[(False, True)] - p[(False, False)])
+                    for k in (True, False):
+                        mask = (reward[:-1] == r) & (episodes.common[:-1] == c) & (correct == k)
+                        total = cells.setdefault((r, c, k), [0, 0])
+                        total[0] += int(stay[mask].sum())
+                        total[1] += int(mask.sum())
+
+        def p(r: bool, c: bool, ks: tuple = (True, False)) -> float:
+            stays, n = (sum(cells[(r, c, k)][i] for k in ks) for i in (0, 1))
+            return stays / n if n else float("nan")
+
+        def interaction(ks: tuple) -> float:
+            return (p(True, True, ks) - p(True, False, ks)) - (p(False, True, ks) - p(False, False, ks))
+
+        table = {"rewarded_common": p(True, True), "rewarded_rare": p(True, False),
+                 "unrewarded_common": p(False, True), "unrewarded_rare": p(False, False)}
+        reward_effect = (table["rewarded_common"] + table["rewarded_rare"]
+                         - table["unrewarded_common"] - table["unrewarded_rare"]) / 2
         return {"stay_probability": table, "reward_effect": reward_effect,
-                "reward_x_transition": interaction}
+                "reward_x_transition": interaction((True, False)),
+                "corrected_interaction": (interaction((True,)) + interaction((False,))) / 2}
 
 
 class TwoStepEnv(gym.Env):
