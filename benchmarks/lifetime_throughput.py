@@ -5,7 +5,10 @@ The naive way is what most meta-RL code does: one Gymnasium env stepped one epis
 an A2C update per episode. The batched lifetime is `run_lifetime` itself. Each configuration runs
 in a fresh process (so peak memory is its own), one after the other, on one thread.
 
-    python benchmarks/lifetime_throughput.py [--genome FILE:NAME] [--suite FILE] [--batches 16 64 256]
+    python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
+
+Rows: the reference genome of every suite at each batch size, and the naive loop for each suite
+whose reference genome has no episodic memory. Peak memory is the process's (torch included).
 """
 
 from __future__ import annotations
@@ -16,8 +19,15 @@ import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-UPDATES = 40             # gradient updates per batched measurement
-NAIVE_EPISODES = 60      # episodes (= updates) of the naive loop
+UPDATES = 20             # gradient updates per batched measurement
+NAIVE_STEPS = 6000       # env steps of the naive loop
+PAIRS = [  # (reference genome, suite): every suite's reference genome
+    ("wang2016-lstm", "bandit-independent"),
+    ("wang2018-lstm", "two-step"),
+    ("wang2018-lstm", "harlow"),
+    ("ritter2018-eplstm", "recurring-contextual-bandits"),
+    ("nec-dnd", "recurring-contextual-bandits"),
+]
 
 
 def _peak_mib() -> float:
@@ -40,7 +50,7 @@ def batched(genome_spec: str, suite_path: str, batch: int) -> tuple[float, float
     short = suite.model_copy(update={
         "lifetime": suite.lifetime.model_copy(update={"train_env_steps": UPDATES * batch * trials}),
         "test": suite.test.model_copy(update={"episodes": 1})})
-    run_lifetime(genome.with_genes(), short.model_copy(update={"lifetime": short.lifetime.model_copy(
+    run_lifetime(genome, short.model_copy(update={"lifetime": short.lifetime.model_copy(
         update={"train_env_steps": 2 * batch * trials})}), seed=1)  # warm-up
     start = time.perf_counter()
     result = run_lifetime(genome, short, seed=0)
@@ -67,8 +77,9 @@ def naive(genome_spec: str, suite_path: str) -> tuple[float, float, float]:
     cell, policy, value = nn.LSTMCell(task.obs_dim + k + 1, hidden), nn.Linear(hidden, k), nn.Linear(hidden, 1)
     params = [*cell.parameters(), *policy.parameters(), *value.parameters()]
     optimizer = torch.optim.Adam(params, lr=genome["learning_rate"])
-    steps, start = 0, time.perf_counter()
-    for episode in range(NAIVE_EPISODES):
+    steps, start, episode = 0, time.perf_counter(), 0
+    while steps < NAIVE_STEPS:
+        episode += 1
         obs, _ = env.reset(seed=episode)
         h = c = torch.zeros(1, hidden)
         prev_action, prev_reward = torch.zeros(k), 0.0
@@ -111,23 +122,31 @@ def _in_fresh_process(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--genome", default="populations/reference.json:wang2016-lstm")
-    parser.add_argument("--suite", default="fitness/bandit-independent.yaml")
-    parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 64, 256])
+    parser.add_argument("--only", help="only the suites whose name contains this")
+    parser.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256])
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
 
-    rows = [("naive: gymnasium env, batch 1", *_in_fresh_process(naive, args.genome, args.suite))]
-    for batch in args.batches:
-        rows.append((f"batched lifetime, B={batch}", *_in_fresh_process(batched, args.genome, args.suite, batch)))
-    table = Table(title=f"lifetime throughput, one core: {args.genome} on {args.suite}")
-    for column in ("approach", "env-steps/s", "x naive", "s per lifetime", "peak MiB"):
-        table.add_column(column, justify="left" if column == "approach" else "right")
-    base = rows[0][1]
-    for name, rate, seconds, peak in rows:
-        table.add_row(name, f"{rate:,.0f}", f"{rate / base:.1f}", f"{seconds:,.0f}", f"{peak:,.0f}")
-    Console(width=120).print(table)
+    from evo_fastslow.genome import load_genome
+
+    table = Table(title="lifetime throughput, one core, learning included")
+    for column in ("suite", "genome", "approach", "env-steps/s", "x naive", "s per lifetime", "peak MiB"):
+        table.add_column(column, justify="left" if column in ("suite", "genome", "approach") else "right")
+    for name, suite_name in PAIRS:
+        if args.only and args.only not in suite_name:
+            continue
+        spec, suite = f"populations/reference.json:{name}", f"fitness/{suite_name}.yaml"
+        rows, naive_rate = [], None
+        if load_genome(spec)["episodic_memory"] == "off":
+            naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)
+            rows.append(("naive: gymnasium env, batch 1", naive_rate, seconds, peak))
+        for batch in args.batches:
+            rows.append((f"batched, B={batch}", *_in_fresh_process(batched, spec, suite, batch)))
+        for approach, rate, seconds, peak in rows:
+            ratio = f"{rate / naive_rate:.1f}" if naive_rate else "-"
+            table.add_row(suite_name, name, approach, f"{rate:,.0f}", ratio, f"{seconds:,.0f}", f"{peak:,.0f}")
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,23 @@ def test_bad_gene_in_a_genome_file(tmp_path):
                            "--suite", "fitness/bandit-independent.yaml"], capture_output=True, text=True)
     assert proc.returncode == 2 and "genome 'x', gene 'discount'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("suite, genome, figure", [
+    ("two-step", "wang2018-lstm", "stay_probability"),
+    ("harlow", "wang2018-lstm", "accuracy_by_trial"),
+    ("recurring-contextual-bandits", "ritter2018-eplstm", "reward_by_trial"),
+])
+def test_lifetime_prints_the_suites_analysis(tmp_path, capsys, suite, genome, figure):
+    data = yaml.safe_load(open(f"fitness/{suite}.yaml"))
+    data["lifetime"]["train_env_steps"] = 20_000
+    data["test"]["episodes"] = 100
+    data["test"].pop("streams", None) if suite != "recurring-contextual-bandits" else data["test"].update(streams=20)
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = ["lifetime", "--genome", f"populations/reference.json:{genome}", "--suite", str(path)]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert figure in out["analysis"] and all(figure in a for a in out["baseline_analysis"].values())
+    assert main(args) == 0
+    assert figure.replace("_", " ") in capsys.readouterr().out

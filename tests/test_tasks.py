@@ -69,3 +69,78 @@ def test_correlated_arms_sum_to_one():
 def test_correlated_needs_two_arms():
     with pytest.raises(ValueError, match="arms: 2"):
         BanditTask(arms=3, distribution="correlated")
+
+
+def test_two_step_batched_and_gym_agree_on_transitions_and_rewards():
+    """Always choosing action 0: common transitions 0.8, and the reward rate of the best fixed choice."""
+    from evo_fastslow.tasks import TwoStepTask
+
+    task = TwoStepTask()
+    episodes = task.sample(2000, np.random.default_rng(0))
+    actions = np.zeros((task.steps, 2000), np.int64)
+    rewards = np.stack([episodes.step(t, actions[t])[0] for t in range(task.steps)])
+    assert abs(episodes.common.mean() - 0.8) < 0.01
+    assert abs((episodes.second_state == 0).mean() - 0.8) < 0.01
+    env = gym.make(GYM_IDS["two-step"]).unwrapped
+    common, gym_rewards = [], []
+    for episode in range(100):
+        env.reset(seed=episode)
+        for _ in range(task.trials):
+            common.append(env.step(0)[4]["common"])
+            gym_rewards.append(env.step(0)[1])
+    assert abs(np.mean(common) - 0.8) < 0.03
+    # a fixed choice earns 0.5 per trial on average over swaps: 2,000 and 100 episodes of 100 trials
+    assert abs(rewards[1::2].mean() - 0.5) < 0.03 and abs(np.mean(gym_rewards) - 0.5) < 0.06
+
+
+def test_harlow_rewards_the_same_object_wherever_it_is():
+    from evo_fastslow.tasks import HarlowTask
+
+    task = HarlowTask()
+    episodes = task.sample(500, np.random.default_rng(0))
+    dim = task.object_dim
+    for t in range(task.trials):
+        obs = episodes._obs[t]
+        chosen = np.where(episodes.rewarded_side[t][:, None] == 0, obs[:, :dim], obs[:, dim:2 * dim])
+        assert np.array_equal(chosen, episodes.objects[:, 0])  # the rewarded object is object 0
+        reward, _ = episodes.step(t, episodes.rewarded_side[t])
+        assert (reward == 1).all()
+    env = gym.make(GYM_IDS["harlow"]).unwrapped
+    obs, _ = env.reset(seed=0)
+    side = env.side
+    _, reward, *_ = env.step(side)
+    assert reward == 1.0
+
+
+def test_recurring_contexts_recur_and_novel_ones_do_not():
+    from evo_fastslow.tasks import RecurringBanditTask
+
+    task = RecurringBanditTask(pool_size=3, recur_probability=0.7)
+    streams, rng = task.streams(500, np.random.default_rng(0)), np.random.default_rng(1)
+    seen = [{} for _ in range(500)]
+    recurring_count = 0
+    for _ in range(20):
+        episodes = streams.next(rng)
+        for b in range(500):
+            context = tuple(episodes.first_obs[b, :-1])
+            if episodes.recurring[b]:
+                assert seen[b][context] == episodes.good[b]  # same context, same bandit
+                recurring_count += 1
+            elif episodes.context_id[b] >= 0:
+                assert context not in seen[b]  # a pool context's first showing counts as novel
+            seen[b][context] = episodes.good[b]
+    # 0.7 x 20 = 14 pool episodes per stream, of which the first showings of the 3 contexts are novel: 11/20
+    assert 0.5 < recurring_count / (500 * 20) < 0.6
+
+
+def test_two_step_model_free_and_model_based_signatures():
+    from evo_fastslow.tasks import TwoStepTask
+
+    task = TwoStepTask()
+    figures = {}
+    for name in ("model-free", "model-based"):
+        episodes = task.sample(1000, np.random.default_rng(0))
+        actions, rewards = run_policy(task, episodes, 1000, task.baselines()[name](), seed=1)
+        figures[name] = task.analyse([(episodes, actions, rewards)])
+    assert figures["model-free"]["reward_effect"] > 0.2 and abs(figures["model-free"]["corrected_interaction"]) < 0.05
+    assert figures["model-based"]["corrected_interaction"] > 0.3 and abs(figures["model-based"]["reward_effect"]) < 0.05

@@ -1,6 +1,6 @@
 """Recurring contextual bandits (after Ritter et al. 2018, "Been There, Done That").
 
-Each episode shows a context (a random +-1 barcode) for all its trials; the context is tied to a
+Each episode shows a context (a random Gaussian vector, so that no two contexts coincide) for all its trials; the context is tied to a
 bandit in which one arm pays with `good_probability` and the others with `bad_probability`. Each
 stream (one parallel learner) has a fixed pool of contexts: an episode's context comes from the pool
 with `recur_probability`, otherwise it is new. A pool context met before in the stream is
@@ -45,12 +45,19 @@ class RecurringEpisodes:
         return self.probs.mean(axis=1).astype(np.float64) * self.task.trials
 
 
+CONTEXT_BOUND = 10.0  # contexts are standard normal, clipped (never in practice) to the env's Box
+
+
+def _context(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.clip(rng.standard_normal(shape, dtype=np.float32), -CONTEXT_BOUND, CONTEXT_BOUND)
+
+
 class RecurringStreams:
     """Per stream: the pool of contexts and their good arms, and which pool contexts were seen."""
 
     def __init__(self, task: "RecurringBanditTask", batch: int, rng: np.random.Generator):
         self.task, self.batch = task, batch
-        self.pool = rng.choice(np.array([-1.0, 1.0], np.float32), size=(batch, task.pool_size, task.context_dim))
+        self.pool = _context(rng, (batch, task.pool_size, task.context_dim))
         self.pool_good = rng.integers(0, task.arms, (batch, task.pool_size))
         self.seen = np.zeros((batch, task.pool_size), bool)
 
@@ -58,7 +65,7 @@ class RecurringStreams:
         task, rows = self.task, np.arange(self.batch)
         from_pool = rng.random(self.batch) < task.recur_probability
         index = rng.integers(0, task.pool_size, self.batch)
-        fresh = rng.choice(np.array([-1.0, 1.0], np.float32), size=(self.batch, task.context_dim))
+        fresh = _context(rng, (self.batch, task.context_dim))
         fresh_good = rng.integers(0, task.arms, self.batch)
         contexts = np.where(from_pool[:, None], self.pool[rows, index], fresh)
         good = np.where(from_pool, self.pool_good[rows, index], fresh_good)
@@ -72,7 +79,7 @@ class RecurringBanditTask(Task):
     kind: ClassVar[str] = "recurring-contextual-bandits"
     arms: int = Field(4, ge=2, le=100)
     trials: int = Field(10, ge=1, le=1000, description="pulls per episode")
-    context_dim: int = Field(8, ge=2, le=256, description="size of a context barcode")
+    context_dim: int = Field(8, ge=2, le=256, description="size of a context vector")
     pool_size: int = Field(10, ge=1, le=10_000, description="contexts that recur in a stream")
     recur_probability: float = Field(0.7, ge=0.0, le=1.0, description="chance an episode's context is from the pool")
     good_probability: float = Field(0.9, ge=0.0, le=1.0)
@@ -142,7 +149,7 @@ class RecurringBanditEnv(gym.Env):
 
     def __init__(self, **params):
         self.task = RecurringBanditTask(**params)
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(self.task.obs_dim,), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-CONTEXT_BOUND, CONTEXT_BOUND, shape=(self.task.obs_dim,), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(self.task.arms)
         self.stream = None
 
