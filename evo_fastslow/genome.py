@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Mapping
 
 import numpy as np
 
@@ -130,40 +130,66 @@ class Bool(Gene):
 
 
 @dataclass(frozen=True)
-class Integer(Gene):
+class _Range(Gene):
+    """A numeric gene: [0,1] maps linearly (or logarithmically) onto [low, high]."""
+
+    low: float = 0.0
+    high: float = 1.0
+    default_value: float = 0.0
+    log: bool = False
+    label: ClassVar[str] = ""
+
+    @property
+    def default(self) -> Any:
+        return self.default_value
+
+    def _ends(self) -> tuple[float, float]:
+        lo, hi = self._span()
+        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
+
+    def _span(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    def _snap(self, value: float) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def decode(self, x: float) -> Any:
+        a, b = self._ends()
+        y = a + min(max(x, 0.0), 1.0) * (b - a)
+        return self._snap(math.exp(y) if self.log else y)
+
+    def encode(self, value: Any) -> float:
+        a, b = self._ends()
+        y = math.log(value) if self.log else float(value)
+        return min(max((y - a) / (b - a), 0.0), 1.0)
+
+    def describe(self) -> str:
+        return f"{self.label} [{self.low}, {self.high}]" + (" (log)" if self.log else "")
+
+    def narrowed(self, low: Any, high: Any) -> "_Range":
+        low, high = self.validate(low), self.validate(high)
+        if low > high or (low == high and isinstance(self, Float)):
+            raise ValueError(f"low < high, got [{low}, {high}]")
+        return replace(self, low=low, high=high, default_value=min(max(self.default_value, low), high))
+
+
+@dataclass(frozen=True)
+class Integer(_Range):
     low: int = 0
     high: int = 1
     default_value: int = 0
-    log: bool = False
+    label: ClassVar[str] = "int"
 
-    @property
-    def default(self) -> int:
-        return self.default_value
+    def _span(self) -> tuple[float, float]:
+        return self.low - 0.5, self.high + 0.5  # equal-width bins around each integer
 
-    def _edges(self) -> tuple[float, float]:
-        lo, hi = self.low - 0.5, self.high + 0.5
-        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
-
-    def decode(self, x: float) -> int:
-        a, b = self._edges()
-        y = a + min(max(x, 0.0), 1.0) * (b - a)
-        value = math.exp(y) if self.log else y
+    def _snap(self, value: float) -> int:
         return int(min(max(round(value), self.low), self.high))
 
-    def encode(self, value: int) -> float:
-        a, b = self._edges()
-        y = math.log(value) if self.log else float(value)
-        return (y - a) / (b - a)
-
     def validate(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
             raise ValueError(f"an integer in [{self.low}, {self.high}], got {value!r}")
-        if not self.low <= value <= self.high:
-            raise ValueError(f"an integer in [{self.low}, {self.high}], got {value}")
         return value
-
-    def describe(self) -> str:
-        return f"int [{self.low}, {self.high}]" + (" (log)" if self.log else "")
 
     def mutate(self, value: int, rng: np.random.Generator, scale: float) -> int:
         moved = super().mutate(value, rng, scale)
@@ -171,61 +197,23 @@ class Integer(Gene):
             moved = value + 1 if value == self.low or (value < self.high and rng.random() < 0.5) else value - 1
         return moved
 
-    def narrowed(self, low: Any, high: Any) -> "Integer":
-        low, high = self.validate(low), self.validate(high)
-        if low > high:
-            raise ValueError(f"low <= high, got [{low}, {high}]")
-        default = min(max(self.default_value, low), high)
-        return Integer(self.name, self.doc, low=low, high=high, default_value=default, log=self.log)
-
 
 @dataclass(frozen=True)
-class Float(Gene):
-    low: float = 0.0
-    high: float = 1.0
-    default_value: float = 0.0
-    log: bool = False
+class Float(_Range):
+    label: ClassVar[str] = "float"
 
-    @property
-    def default(self) -> float:
-        return self.default_value
-
-    def _ends(self) -> tuple[float, float]:
-        return (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
-
-    def _canonical(self, value: float) -> float:
+    def _snap(self, value: float) -> float:
         if self.log:
             value = _canonical_float(value)
         else:
             value = round(value, _SIG_DIGITS - math.floor(math.log10(self.high - self.low))) + 0.0
         return min(max(value, self.low), self.high)
 
-    def decode(self, x: float) -> float:
-        a, b = self._ends()
-        y = a + min(max(x, 0.0), 1.0) * (b - a)
-        return self._canonical(math.exp(y) if self.log else y)
-
-    def encode(self, value: float) -> float:
-        a, b = self._ends()
-        y = math.log(value) if self.log else value
-        return min(max((y - a) / (b - a), 0.0), 1.0)
-
     def validate(self, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not self.low <= value <= self.high):
             raise ValueError(f"a number in [{self.low}, {self.high}], got {value!r}")
-        if not self.low <= value <= self.high:
-            raise ValueError(f"a number in [{self.low}, {self.high}], got {value}")
-        return self._canonical(float(value))
-
-    def describe(self) -> str:
-        return f"float [{self.low}, {self.high}]" + (" (log)" if self.log else "")
-
-    def narrowed(self, low: Any, high: Any) -> "Float":
-        low, high = self.validate(low), self.validate(high)
-        if low >= high:
-            raise ValueError(f"low < high, got [{low}, {high}]")
-        default = min(max(self.default_value, low), high)
-        return Float(self.name, self.doc, low=low, high=high, default_value=default, log=self.log)
+        return self._snap(float(value))
 
 
 @dataclass(frozen=True)
