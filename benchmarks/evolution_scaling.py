@@ -39,6 +39,31 @@ def one_generation(config_path: str, population: int, workers: int) -> tuple[flo
     return stats.wall_seconds, sum(per_worker.values()), max(per_worker.values()), total
 
 
+def _lifetime_seconds(_: int) -> float:
+    from evo_fastslow.genome import load_genome
+    from evo_fastslow.lifetime import run_lifetime
+
+    config = load_config("configs/quickstart.yaml")
+    genome = load_genome("populations/reference.json:wang2016-lstm")
+    start = time.perf_counter()
+    run_lifetime(genome, config.fitness_suites()[0], seed=0)
+    return time.perf_counter() - start
+
+
+def hardware_ceiling() -> float:
+    """The same lifetime alone, then twice at once in two bare processes (no Dask): the speed-up two
+    workers could reach at best on this machine, whatever the outer loop does."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        alone = list(pool.map(_lifetime_seconds, [0]))[0]
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        together = max(pool.map(_lifetime_seconds, [0, 1]))
+    return 2 * alone / together
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/quickstart.yaml")
@@ -53,7 +78,10 @@ def main() -> None:
         overhead = (wall - busiest) / wall
         table.add_row(str(workers), f"{wall:.1f}", f"{lifetimes:.1f}", f"{busiest:.1f}", f"{overhead:.2%}",
                       f"{total:.1f}", f"{rows[1][0] / wall:.2f}x")
-    Console(width=130).print(table)
+    console = Console(width=130)
+    console.print(table)
+    console.print(f"hardware ceiling: two identical lifetimes in two bare processes run "
+                  f"{hardware_ceiling():.2f}x as fast as one after the other")
 
 
 if __name__ == "__main__":
