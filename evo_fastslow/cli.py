@@ -66,7 +66,7 @@ def _finite(value: Any) -> Any:
 def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dict[str, float]]) -> None:
     console = Console()
     table = Table(title=f"{name} on {suite}: held-out tasks, weights frozen")
-    for column in ("policy", "test regret", "reward / trial"):
+    for column in ("policy", "test regret", "reward / step"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     table.add_row(f"[bold]{name}[/] (agent)", f"{result.test_regret:.3f}", f"{result.test_mean_reward:.3f}")
     for baseline, figures in sorted(baselines.items(), key=lambda kv: kv[1]["test_regret"]):

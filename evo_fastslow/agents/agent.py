@@ -180,3 +180,42 @@ class Actor:
     def memory_value(self, state: tuple, h: np.ndarray) -> np.ndarray:
         """What `reinstate` stores: the LSTM's cell state, else the hidden state."""
         return state[1] if len(state) == 2 else h
+
+    # --- episodic memory: what is read into the step, what is written, when ----------------------
+    def read_memory(self, memory: EpisodicStore, key: np.ndarray, x: np.ndarray) -> np.ndarray | None:
+        """Read, and record the read in the input row x where the learning pass will find it.
+        Returns the retrieved cell state for an epLSTM (recorded apart by the caller)."""
+        agent = self.agent
+        read, found = memory.read(key)
+        if agent.memory_kind == "value":
+            x[:, agent.read_col], x[:, agent.read_col + 1] = read[:, 0], found
+            return None
+        if agent.episodic_lstm:
+            return read
+        x[:, self.reinstated_col:] = read
+        return None
+
+    def write_step(self, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray, state: tuple,
+                   h: np.ndarray, x: np.ndarray, t: int) -> None:
+        """every_step: a value memory stores the previous step's one-step target; reinstate the state."""
+        if self.agent.memory_kind == "value":
+            if t > 0:
+                memory.write(keys[t - 1], (rewards[t - 1] + self.agent.discount * self.value(h, x))[:, None])
+        else:
+            memory.write(keys[t], self.memory_value(state, h))
+
+    def write_episode_end(self, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray, state: tuple,
+                          h: np.ndarray) -> None:
+        """episode_end: every step's discounted return (value), or the final state (reinstate);
+        every_step value memories store the last step's target, its reward (the episode ends)."""
+        every_step = self.agent.memory_genes["memory_write"] == "every_step"
+        if self.agent.memory_kind == "value":
+            if every_step:
+                memory.write(keys[-1], rewards[-1][:, None])
+                return
+            returns = np.zeros(rewards.shape[1], np.float32)
+            for t in range(rewards.shape[0] - 1, -1, -1):
+                returns = rewards[t] + self.agent.discount * returns
+                memory.write(keys[t], returns[:, None])
+        elif not every_step:
+            memory.write(keys[-1], self.memory_value(state, h))

@@ -9,7 +9,6 @@ past it), advantages are returns minus the value baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -49,58 +48,21 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
         x, retrieved = inputs[t], None
         if memory is not None:
             keys[t] = actor.key(x[:, :agent.obs_dim])
-            retrieved = _read_memory(agent, actor, memory, keys[t], x, reinstated, t)
+            retrieved = actor.read_memory(memory, keys[t], x)
+            if reinstated is not None:
+                reinstated[t] = retrieved
         logits, state, h = actor.step(x, state, retrieved)
         logits += gumbel[t]
         action = logits.argmax(axis=1)
         reward, obs = episodes.step(t, action)
         actions[t], rewards[t] = action, reward
         if memory is not None and agent.memory_genes["memory_write"] == "every_step":
-            _write_step(agent, actor, memory, keys, rewards, state, h, x, t)
+            actor.write_step(memory, keys, rewards, state, h, x, t)
         if t + 1 < steps:
             actor.write_inputs(inputs[t + 1], obs, action, reward, rows)
     if memory is not None:
-        _write_episode_end(agent, actor, memory, keys, rewards, state, h)
+        actor.write_episode_end(memory, keys, rewards, state, h)
     return Rollout(inputs, actions, rewards, reinstated)
-
-
-def _read_memory(agent: Agent, actor: Any, memory: EpisodicStore, key: np.ndarray, x: np.ndarray,
-                 reinstated: np.ndarray | None, t: int) -> np.ndarray | None:
-    """Read, and record the read where the learning pass will find it; returns an epLSTM's c_ep."""
-    read, found = memory.read(key)
-    if agent.memory_kind == "value":
-        x[:, agent.read_col], x[:, agent.read_col + 1] = read[:, 0], found
-        return None
-    if agent.episodic_lstm:
-        reinstated[t] = read
-        return read
-    x[:, actor.reinstated_col:] = read
-    return None
-
-
-def _write_step(agent: Agent, actor: Any, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray,
-                state: tuple, h: np.ndarray, x: np.ndarray, t: int) -> None:
-    """every_step: value memory stores the one-step target of the previous step; reinstate the state."""
-    if agent.memory_kind == "value":
-        if t > 0:
-            memory.write(keys[t - 1], (rewards[t - 1] + agent.discount * actor.value(h, x))[:, None])
-    else:
-        memory.write(keys[t], actor.memory_value(state, h))
-
-
-def _write_episode_end(agent: Agent, actor: Any, memory: EpisodicStore, keys: np.ndarray,
-                       rewards: np.ndarray, state: tuple, h: np.ndarray) -> None:
-    every_step = agent.memory_genes["memory_write"] == "every_step"
-    if agent.memory_kind == "value":
-        if every_step:  # the last step's target: its reward (the episode ends)
-            memory.write(keys[-1], rewards[-1][:, None])
-            return
-        returns = np.zeros(rewards.shape[1], np.float32)
-        for t in range(rewards.shape[0] - 1, -1, -1):  # every step's discounted return
-            returns = rewards[t] + agent.discount * returns
-            memory.write(keys[t], returns[:, None])
-    elif not every_step:
-        memory.write(keys[-1], actor.memory_value(state, h))
 
 
 def discount_matrix(steps: int, discount: float) -> torch.Tensor:

@@ -11,10 +11,10 @@ class LifetimeResult:
     status: str                      # "ok" or "diverged" (a non-finite loss: recorded, never raised)
     reason: str = ""                 # why it is not ok
     test_regret: float = float("nan")           # mean episode regret on held-out tasks, weights frozen
-    test_reward_per_trial: list[float] = field(default_factory=list)  # mean reward at each trial index
-    test_mean_reward: float = float("nan")      # mean reward per trial over the test episodes
+    test_reward_per_trial: list[float] = field(default_factory=list)  # mean reward at each step of an episode
+    test_mean_reward: float = float("nan")      # mean reward per step over the test episodes
     normalized_score: float = float("nan")      # (agent - random) / (oracle - random), expected rewards
-    learning_curve: list[tuple[int, float]] = field(default_factory=list)  # (env steps, reward/trial)
+    learning_curve: list[tuple[int, float]] = field(default_factory=list)  # (env steps, reward/step)
     env_steps: int = 0               # training environment steps taken
     updates: int = 0                 # gradient updates taken
     wall_seconds: float = 0.0
