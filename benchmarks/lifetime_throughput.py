@@ -19,7 +19,8 @@ import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-UPDATES = 20             # gradient updates per batched measurement
+UPDATES = 20             # gradient updates per batched measurement, at least
+MIN_STEPS = 200_000      # env steps per batched measurement, at least (short episodes need more updates)
 NAIVE_STEPS = 6000       # env steps of the naive loop
 PAIRS = [  # (reference genome, suite): every suite's reference genome
     ("wang2016-lstm", "bandit-independent"),
@@ -48,7 +49,7 @@ def batched(genome_spec: str, suite_path: str, batch: int) -> tuple[float, float
     budget = suite.lifetime.train_env_steps
     trials = suite.build_task().steps
     short = suite.model_copy(update={
-        "lifetime": suite.lifetime.model_copy(update={"train_env_steps": UPDATES * batch * trials}),
+        "lifetime": suite.lifetime.model_copy(update={"train_env_steps": max(UPDATES * batch * trials, MIN_STEPS)}),
         "test": suite.test.model_copy(update={"episodes": 1})})
     run_lifetime(genome, short.model_copy(update={"lifetime": short.lifetime.model_copy(
         update={"train_env_steps": 2 * batch * trials})}), seed=1)  # warm-up
