@@ -11,7 +11,12 @@ from rich.table import Table
 from evo_fastslow.archive import Archive
 from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
 
-SHOWN_GENES = list(SEARCH_SPACE.genes)
+
+
+def _searched_genes(archive: Archive) -> list[str]:
+    """The genes the run searched: genes its config held fixed are the same in every genome."""
+    fixed = (archive.meta("config") or {}).get("search_space", {}).get("fixed", {})
+    return [name for name in SEARCH_SPACE.genes if name not in fixed]
 
 
 def _fmt(value: object) -> str:
@@ -28,7 +33,7 @@ def top_table(archive: Archive, top: int) -> Table:
     table.add_row("fitness", *(f"{e.fitness:.4f}" for _, e in ranked), style="bold")
     table.add_row("generation", *(str(r.generation + 1) for r, _ in ranked))
     table.add_row("origin", *(r.origin for r, _ in ranked))
-    for gene in SHOWN_GENES:
+    for gene in _searched_genes(archive):
         table.add_row(gene, *(_fmt(r.genes.get(gene)) for r, _ in ranked))
     return table
 
@@ -52,7 +57,7 @@ def selected_biases(archive: Archive) -> dict[str, Counter]:
         return {}
     last = archive.genomes(summaries[-1][0])
     return {name: Counter(r.genes[name] for r in last)
-            for name, gene in SEARCH_SPACE.genes.items() if isinstance(gene, Categorical)}
+            for name in _searched_genes(archive) if isinstance(SEARCH_SPACE.genes[name], Categorical)}
 
 
 def biases_table(archive: Archive) -> Table:
