@@ -15,8 +15,6 @@ and that embedding is the memory key; with `observation`, the raw observation is
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn

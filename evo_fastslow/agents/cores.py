@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from evo_fastslow.agents.acting import FeedforwardActor, GRUActor, LSTMActor
+from evo_fastslow.agents.acting import EpisodicLSTMActor, FeedforwardActor, GRUActor, LSTMActor
 
 State = tuple[torch.Tensor, ...]
 
@@ -119,9 +119,7 @@ class EpisodicLSTMCore(nn.Module):
         zeros = torch.zeros(batch, self.hidden_size)
         return zeros, zeros.clone()
 
-    def actor(self) -> "EpisodicLSTMActor":
-        from evo_fastslow.agents.acting import EpisodicLSTMActor
-
+    def actor(self) -> EpisodicLSTMActor:
         return EpisodicLSTMActor(self)
 
     def _cell(self, gates: torch.Tensor, c: torch.Tensor, reinstated: torch.Tensor) -> tuple:
