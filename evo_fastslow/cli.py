@@ -121,7 +121,7 @@ def _found(run_dir: Path) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from evo_fastslow.analysis.report import export_top, print_report
+    from evo_fastslow.analysis.report import export_top, plot_progress, print_report
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "archive.sqlite").exists():
@@ -130,6 +130,9 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.export:
         count = export_top(run_dir, args.top, Path(args.export))
         Console().print(f"wrote {count} genomes to {args.export}")
+    if args.plot:
+        plot_progress(run_dir, Path(args.plot))
+        Console().print(f"wrote the fitness and selected-biases plot to {args.plot}")
     return 0
 
 
@@ -155,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_.add_argument("run_dir")
     inspect_.add_argument("--top", type=int, default=10)
     inspect_.add_argument("--export", metavar="FILE", help="write the top genomes as a genome file")
+    inspect_.add_argument("--plot", metavar="PNG", help="plot fitness and the selected biases per generation")
     inspect_.set_defaults(run=_inspect)
     return parser
 

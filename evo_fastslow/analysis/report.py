@@ -14,9 +14,12 @@ from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
 
 
 def _searched_genes(archive: Archive) -> list[str]:
-    """The genes the run searched: genes its config held fixed are the same in every genome."""
+    """The genes the run searched: not those its config held fixed (the same in every genome), nor
+    genes added to the search space after the run (absent from its genomes)."""
     fixed = (archive.meta("config") or {}).get("search_space", {}).get("fixed", {})
-    return [name for name in SEARCH_SPACE.genes if name not in fixed]
+    first = archive.genomes(0)[:1]
+    present = set(first[0].genes) if first else set(SEARCH_SPACE.genes)
+    return [name for name in SEARCH_SPACE.genes if name not in fixed and name in present]
 
 
 def _fmt(value: object) -> str:
@@ -86,3 +89,39 @@ def export_top(run_dir: Path, top: int, path: Path) -> int:
                    for r, e in ranked]
     save_genomes(path, genomes)
     return len(genomes)
+
+
+def plot_progress(run_dir: Path, path: Path) -> None:
+    """Best, best-so-far and mean fitness per generation, and how often each searched categorical
+    choice appears per generation (the inductive biases as they are selected), as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with Archive(run_dir / "archive.sqlite") as archive:
+        summaries = list(archive.generation_summaries())
+        genes = [n for n in _searched_genes(archive) if isinstance(SEARCH_SPACE.genes[n], Categorical)]
+        shares = {n: {c: [] for c in SEARCH_SPACE.genes[n].choices} for n in genes}
+        for generation, *_ in summaries:
+            records = archive.genomes(generation)
+            for name in genes:
+                counts = Counter(r.genes[name] for r in records)
+                for choice in shares[name]:
+                    shares[name][choice].append(counts[choice] / len(records))
+    x = [s[0] + 1 for s in summaries]
+    figure, axes = plt.subplots(1, 1 + len(genes), figsize=(4.5 * (1 + len(genes)), 3.5), squeeze=False)
+    best_so_far = [max(s[1] for s in summaries[:i + 1]) for i in range(len(summaries))]
+    axes[0][0].plot(x, [s[1] for s in summaries], "o-", label="best")
+    axes[0][0].plot(x, best_so_far, "--", label="best so far")
+    axes[0][0].plot(x, [s[2] for s in summaries], "s-", label="mean")
+    axes[0][0].set(xlabel="generation", ylabel="fitness", title=run_dir.name)
+    axes[0][0].legend()
+    for ax, name in zip(axes[0][1:], genes):
+        for choice, share in shares[name].items():
+            ax.plot(x, share, "o-", label=choice)
+        ax.set(xlabel="generation", ylabel="share of population", title=name, ylim=(0, 1))
+        ax.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

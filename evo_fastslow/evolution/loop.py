@@ -36,7 +36,7 @@ CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "c
 class GenerationStats:
     generation: int
     best: float
-    mean: float
+    mean: float              # over the evaluations that finished
     best_id: int
     evaluations: int
     failures: int
@@ -131,7 +131,9 @@ class Run:
                              "a checkpoint that the archive reproduces (the code or config changed since)")
         best = max(range(len(records)), key=lambda i: (fitnesses[i], -i))
         failures = sum(outcomes[r.id].status != "ok" for r in records)
-        return GenerationStats(generation, fitnesses[best], sum(fitnesses) / len(fitnesses), records[best].id,
+        finished = [f for r, f in zip(records, fitnesses) if outcomes[r.id].status == "ok"]
+        mean = sum(finished) / len(finished) if finished else fitnesses[best]  # failures' worst value aside
+        return GenerationStats(generation, fitnesses[best], mean, records[best].id,
                                len(records), failures, time.perf_counter() - start,
                                sum(outcomes[r.id].wall_seconds for r in records))
 
