@@ -107,10 +107,15 @@ class Archive:
              json.dumps(e.metrics, sort_keys=True), json.dumps(e.curves), e.wall_seconds, e.worker, time.time()))
 
     def evaluations(self, genome_ids: list[int] | None = None) -> dict[int, Evaluation]:
-        query = "SELECT * FROM evaluations"
-        rows = self.db.execute(query).fetchall()
-        wanted = None if genome_ids is None else set(genome_ids)
-        return {row[0]: _evaluation(row) for row in rows if wanted is None or row[0] in wanted}
+        """Evaluations by genome id: all, or those of `genome_ids` (a generation's, typically)."""
+        if genome_ids is None:
+            rows = self.db.execute("SELECT * FROM evaluations").fetchall()
+        elif not genome_ids:
+            return {}
+        else:
+            rows = self.db.execute(f"SELECT * FROM evaluations WHERE genome_id IN ({','.join('?' * len(genome_ids))})",
+                                   genome_ids).fetchall()
+        return {row[0]: _evaluation(row) for row in rows}
 
     def genomes(self, generation: int | None = None) -> list[GenomeRecord]:
         query, args = "SELECT * FROM genomes", ()

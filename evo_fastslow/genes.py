@@ -20,6 +20,12 @@ def _canonical_float(value: float) -> float:
     return float(f"{value:.{_SIG_DIGITS}g}")
 
 
+def reflect(values: Any) -> Any:
+    """Fold R (or R^d) into [0,1] by reflection at the ends: smooth, unlike clamping."""
+    folded = np.abs(values) % 2.0
+    return np.where(folded > 1.0, 2.0 - folded, folded)
+
+
 def _bin(x: float, n: int) -> int:
     return min(int(math.floor(min(max(x, 0.0), 1.0) * n)), n - 1)
 
@@ -50,9 +56,7 @@ class Gene:
 
     def mutate(self, value: Any, rng: np.random.Generator, scale: float) -> Any:
         """A numeric gene moves by a Gaussian step of `scale` on its [0,1] scale (reflected at the ends)."""
-        x = self.encode(value) + rng.normal(0.0, scale)
-        x = abs(x) % 2.0
-        return self.decode(2.0 - x if x > 1.0 else x)
+        return self.decode(float(reflect(self.encode(value) + rng.normal(0.0, scale))))
 
     def narrowed(self, low: Any, high: Any) -> "Gene":
         raise ValueError("a numeric gene (only integer and float genes take a range)")

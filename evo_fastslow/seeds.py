@@ -5,7 +5,6 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-import torch
 
 
 def _as_int(key: int | str) -> int:
@@ -17,11 +16,6 @@ def derive_seed(root: int, *path: int | str) -> int:
     """A 63-bit seed for the stream named by `path` under `root` (same inputs, same seed, anywhere)."""
     entropy = [int(root) & 0xFFFFFFFFFFFFFFFF] + [_as_int(k) for k in path]
     return int(np.random.SeedSequence(entropy).generate_state(2, np.uint32).view(np.uint64)[0] >> np.uint64(1))
-
-
-def torch_generator(root: int, *path: int | str) -> torch.Generator:
-    """A CPU torch.Generator for the derived stream; never touches the global RNG."""
-    return torch.Generator().manual_seed(derive_seed(root, *path))
 
 
 def numpy_generator(root: int, *path: int | str) -> np.random.Generator:

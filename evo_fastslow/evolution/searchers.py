@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from evo_fastslow.genes import reflect
 from evo_fastslow.genome import Genome, SearchSpace
 from evo_fastslow.seeds import derive_seed
 
@@ -88,12 +89,6 @@ class GeneticAlgorithm:
                 genome = self.space.mutate(first[1], rng, self.config.mutation_rate, self.config.mutation_scale)
                 children.append(Candidate(genome, "mutation", (first[0],)))
         return children
-
-
-def reflect(values: np.ndarray) -> np.ndarray:
-    """Fold R^d into [0,1]^d by reflection at the faces (smooth, unlike clamping)."""
-    folded = np.abs(values) % 2.0
-    return np.where(folded > 1.0, 2.0 - folded, folded)
 
 
 class EvoTorchSearcher:

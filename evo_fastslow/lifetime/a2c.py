@@ -40,6 +40,7 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
     rewards = np.empty((steps, batch), np.float32)
     reinstated = np.zeros((steps, batch, agent.core.hidden_size), np.float32) if agent.episodic_lstm else None
     keys = np.empty((steps, batch, agent.key_size), np.float32) if memory is not None else None
+    write_every_step = memory is not None and agent.memory_genes["memory_write"] == "every_step"
     uniform = np.maximum(rng.random((steps, batch, task.n_actions), dtype=np.float32), 1e-30)
     gumbel = -np.log(-np.log(uniform))  # [T, B, k]
     actor.write_inputs(inputs[0], episodes.first_obs, None, None, rows)
@@ -56,7 +57,7 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
         action = logits.argmax(axis=1)
         reward, obs = episodes.step(t, action)
         actions[t], rewards[t] = action, reward
-        if memory is not None and agent.memory_genes["memory_write"] == "every_step":
+        if write_every_step:
             actor.write_step(memory, keys, rewards, state, h, x, t)
         if t + 1 < steps:
             actor.write_inputs(inputs[t + 1], obs, action, reward, rows)

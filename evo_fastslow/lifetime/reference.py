@@ -30,19 +30,40 @@ def test_batches(suite: FitnessSuite, task: Task, task_seed: int) -> Iterator[tu
         yield batch, task.sample(batch, rng), True
 
 
+class TestTally:
+    """The test's figures, computed the same way for the agent and for every baseline."""
+
+    def __init__(self) -> None:
+        self.rollouts: list[tuple[Episodes, np.ndarray, np.ndarray]] = []
+        self._expected: list[np.ndarray] = []  # [B] expected episode reward of the actions taken
+        self._oracle: list[np.ndarray] = []
+        self._random: list[np.ndarray] = []
+
+    def add(self, episodes: Episodes, actions: np.ndarray, rewards: np.ndarray) -> None:
+        self.rollouts.append((episodes, actions, rewards))
+        self._expected.append(episodes.expected_rewards(actions).sum(0, dtype=np.float64))
+        self._oracle.append(episodes.oracle_reward().astype(np.float64))
+        self._random.append(episodes.random_reward())
+
+    def figures(self, task: Task) -> dict[str, Any]:
+        reward = np.concatenate([r for _, _, r in self.rollouts], axis=1).astype(np.float64)  # [T, episodes]
+        expected, oracle = np.concatenate(self._expected), np.concatenate(self._oracle)
+        random_total = np.concatenate(self._random).mean()
+        return {"test_regret": float((oracle - expected).mean()),
+                "test_reward_per_trial": reward.mean(axis=1).tolist(),
+                "test_mean_reward": float(reward.mean()),
+                "normalized_score": float((expected.mean() - random_total) / (oracle.mean() - random_total)),
+                "analysis": task.analyse(self.rollouts)}
+
+
 def baseline_results(suite: FitnessSuite, task_seed: int) -> dict[str, dict[str, Any]]:
-    """Each baseline's mean test regret, reward per step and the task's analysis, on the test episodes."""
+    """Each baseline's test figures (regret, reward per step, normalised score, the task's analysis)
+    on the lifetime's test episodes."""
     task = suite.build_task()
     results = {}
     for name, make in task.baselines().items():
-        policy = make()
-        regret, reward, count, rollouts = 0.0, 0.0, 0, []
+        policy, tally = make(), TestTally()
         for i, (batch, episodes, _) in enumerate(test_batches(suite, task, task_seed)):
-            actions, rewards = run_policy(task, episodes, batch, policy, derive_seed(task_seed, "baseline", name, i))
-            regret += float((episodes.oracle_reward() - episodes.expected_rewards(actions).sum(0, dtype=np.float64)).sum())
-            reward += float(rewards.mean(0, dtype=np.float64).sum())
-            count += batch
-            rollouts.append((episodes, actions, rewards))
-        results[name] = {"test_regret": regret / count, "test_mean_reward": reward / count,
-                         "analysis": task.analyse(rollouts)}
+            tally.add(episodes, *run_policy(task, episodes, batch, policy, derive_seed(task_seed, "baseline", name, i)))
+        results[name] = tally.figures(task)
     return results

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class LifetimeResult:
-    status: str                      # "ok" or "diverged" (a non-finite loss: recorded, never raised)
+    status: str                      # "ok", "diverged" (a non-finite loss) or "timeout": recorded, never raised
     reason: str = ""                 # why it is not ok
     test_regret: float = float("nan")           # mean episode regret on held-out tasks, weights frozen
     test_reward_per_trial: list[float] = field(default_factory=list)  # mean reward at each step of an episode

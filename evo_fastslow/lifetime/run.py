@@ -18,7 +18,7 @@ import torch
 from evo_fastslow.agents import Agent, build_agent, parameter_count
 from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix, make_optimizer
-from evo_fastslow.lifetime.reference import test_batches
+from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
 from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
@@ -84,29 +84,14 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
 
 def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: int, result: LifetimeResult) -> None:
     """Weights frozen, held-out tasks: only the fast inner loops (core state, episodic memory) adapt."""
-    actions_rng = numpy_generator(seed, "test-actions")
-    rewards, regrets, agent_exp, random_exp, oracle_exp, rollouts = [], [], [], [], [], []
-    memory = None
+    actions_rng, tally, memory = numpy_generator(seed, "test-actions"), TestTally(), None
     for batch, sampled, new_streams in test_batches(suite, task, task_seed):
         if new_streams:
             memory = agent.new_memory(batch)  # a new stream starts with an empty memory
         rollout = act(agent, task, sampled, batch, actions_rng, memory)
-        rollouts.append((sampled, rollout.actions, rollout.rewards))
-        expected = sampled.expected_rewards(rollout.actions).sum(0, dtype=np.float64)  # [B]
-        oracle = sampled.oracle_reward().astype(np.float64)
-        rewards.append(rollout.rewards)
-        regrets.append(oracle - expected)
-        agent_exp.append(expected)
-        random_exp.append(sampled.random_reward())
-        oracle_exp.append(oracle)
-    reward = np.concatenate(rewards, axis=1).astype(np.float64)  # [T, episodes]
-    agent_total, random_total = np.concatenate(agent_exp).mean(), np.concatenate(random_exp).mean()
-    oracle_total = np.concatenate(oracle_exp).mean()
-    result.test_regret = float(np.concatenate(regrets).mean())
-    result.test_reward_per_trial = reward.mean(axis=1).tolist()
-    result.test_mean_reward = float(reward.mean())
-    result.normalized_score = float((agent_total - random_total) / (oracle_total - random_total))
-    result.analysis = task.analyse(rollouts)
+        tally.add(sampled, rollout.actions, rollout.rewards)
+    for name, value in tally.figures(task).items():
+        setattr(result, name, value)
 
 
 def expected_cost(genes: dict, suite: FitnessSuite) -> float:
