@@ -2,8 +2,10 @@
 
 The naive way is what most meta-RL code does: one Gymnasium env stepped one episode at a time
 (batch 1), an LSTMCell and a torch.distributions.Categorical per step, autograd through the rollout,
-an A2C update per episode. The batched lifetime is `run_lifetime` itself. Each configuration runs
-in a fresh process (so peak memory is its own), one after the other, on one thread.
+an A2C update per episode. The batched lifetime is `run_lifetime` itself: through the fused kernel
+where the genome fits it (lifetime/fused.py), and then also through the Python path
+(EVO_FASTSLOW_KERNEL=off) beside it. Each configuration runs in a fresh process (so peak memory is
+its own), one after the other, on one thread.
 
     python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,8 +38,9 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def batched(genome_spec: str, suite_path: str, batch: int) -> tuple[float, float, float]:
-    """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB) of run_lifetime at batch B."""
+def batched(genome_spec: str, suite_path: str, batch: int, kernel: str) -> tuple[float, float, float, bool]:
+    """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?) of run_lifetime at batch B."""
+    os.environ["EVO_FASTSLOW_KERNEL"] = kernel
     import torch
 
     from evo_fastslow.genome import load_genome
@@ -56,7 +60,7 @@ def batched(genome_spec: str, suite_path: str, batch: int) -> tuple[float, float
     start = time.perf_counter()
     result = run_lifetime(genome, short, seed=0)
     rate = result.env_steps / (time.perf_counter() - start)
-    return rate, budget / rate, _peak_mib()
+    return rate, budget / rate, _peak_mib(), result.engine == "fused"
 
 
 def naive(genome_spec: str, suite_path: str) -> tuple[float, float, float]:
@@ -143,7 +147,11 @@ def main() -> None:
             naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)
             rows.append(("naive: gymnasium env, batch 1", naive_rate, seconds, peak))
         for batch in args.batches:
-            rows.append((f"batched, B={batch}", *_in_fresh_process(batched, spec, suite, batch)))
+            rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, suite, batch, "auto")
+            rows.append((f"{'fused kernel' if used_kernel else 'Python path'}, B={batch}", rate, seconds, peak))
+            if used_kernel:
+                rate, seconds, peak, _ = _in_fresh_process(batched, spec, suite, batch, "off")
+                rows.append((f"Python path, B={batch}", rate, seconds, peak))
         for approach, rate, seconds, peak in rows:
             ratio = f"{rate / naive_rate:.1f}" if naive_rate else "-"
             table.add_row(suite_name, name, approach, f"{rate:,.0f}", ratio, f"{seconds:,.0f}", f"{peak:,.0f}")

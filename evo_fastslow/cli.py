@@ -21,7 +21,7 @@ from rich.table import Table
 from evo_fastslow.analysis.lifetime_report import analysis_tables
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import load_genome
-from evo_fastslow.lifetime import run_lifetime
+from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.suite import load_suite
 
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        fused.kernel_mode()  # a bad EVO_FASTSLOW_KERNEL is bad input, told before any work starts
         return args.run(args)
     except InputError as err:
         print(f"evo-fastslow: error: {err}", file=sys.stderr)

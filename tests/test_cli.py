@@ -1,6 +1,7 @@
 """The CLI: the JSON contract, and bad input as one clear paragraph with exit code 2."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -87,3 +88,11 @@ def test_lifetime_prints_the_suites_analysis(tmp_path, capsys, suite, genome, fi
     assert figure in out["analysis"] and all(figure in a for a in out["baseline_analysis"].values())
     assert main(args) == 0
     assert figure.replace("_", " ") in capsys.readouterr().out
+
+
+def test_bad_kernel_mode_exits_2_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "lifetime", "--genome",
+                           "populations/reference.json:wang2016-lstm", "--suite", "fitness/bandit-independent.yaml"],
+                          capture_output=True, text=True, env={**os.environ, "EVO_FASTSLOW_KERNEL": "fastest"})
+    assert proc.returncode == 2 and "EVO_FASTSLOW_KERNEL='fastest'" in proc.stderr and "auto, off, require" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -43,15 +43,17 @@ def test_task_seed_fixes_the_tasks_not_the_agent(tiny_suite):
     assert a.test_regret != b.test_regret  # different agents (init and action noise)
 
 
-def test_a_non_finite_loss_is_recorded_as_diverged(tiny_suite, monkeypatch):
-    real = run_module.a2c_loss
+@pytest.mark.parametrize("kernel", ["auto", "off"])  # the fused path and the Python path
+def test_a_non_finite_loss_is_recorded_as_diverged(tiny_suite, monkeypatch, kernel):
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", kernel)
+    real = run_module.compute_gradients
 
-    def poisoned(agent, rollout, genome, discounts):
-        parts = real(agent, rollout, genome, discounts)
+    def poisoned(*args):
+        rollout, parts = real(*args)
         parts.total = parts.total * float("nan")
-        return parts
+        return rollout, parts
 
-    monkeypatch.setattr(run_module, "a2c_loss", poisoned)
+    monkeypatch.setattr(run_module, "compute_gradients", poisoned)
     result = run_lifetime(SEARCH_SPACE.default(), tiny_suite, seed=0)
     assert result.status == "diverged" and "non-finite loss" in result.reason
     assert tiny_suite.fitness(result) < -1e8 and math.isnan(result.test_regret)

@@ -22,7 +22,7 @@ from evo_fastslow.tasks import Episodes, Task
 
 @dataclass
 class Rollout:
-    inputs: np.ndarray   # [T, B, I] float32, what the core saw at each step
+    inputs: np.ndarray | None  # [T, B, I] float32, what the core saw at each step (None from the fused path)
     actions: np.ndarray  # [T, B] int64
     rewards: np.ndarray  # [T, B] float32
     reinstated: np.ndarray | None = None  # [T, B, H] cell states an epLSTM retrieved, if it has one
@@ -41,8 +41,7 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
     reinstated = np.zeros((steps, batch, agent.core.hidden_size), np.float32) if agent.episodic_lstm else None
     keys = np.empty((steps, batch, agent.key_size), np.float32) if memory is not None else None
     write_every_step = memory is not None and agent.memory_genes["memory_write"] == "every_step"
-    uniform = np.maximum(rng.random((steps, batch, task.n_actions), dtype=np.float32), 1e-30)
-    gumbel = -np.log(-np.log(uniform))  # [T, B, k]
+    gumbel = gumbel_noise(rng, steps, batch, task.n_actions)
     actor.write_inputs(inputs[0], episodes.first_obs, None, None, rows)
     state = actor.initial_state(batch)
     for t in range(steps):
@@ -64,6 +63,12 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
     if memory is not None:
         actor.write_episode_end(memory, keys, rewards, state, h)
     return Rollout(inputs, actions, rewards, reinstated)
+
+
+def gumbel_noise(rng: np.random.Generator, steps: int, batch: int, k: int) -> np.ndarray:
+    """Gumbel(0, 1) noise [T, B, k]: argmax(logits + noise) samples softmax(logits), one draw per update."""
+    uniform = np.maximum(rng.random((steps, batch, k), dtype=np.float32), 1e-30)
+    return -np.log(-np.log(uniform))
 
 
 def discount_matrix(steps: int, discount: float) -> torch.Tensor:

@@ -20,6 +20,7 @@ class LifetimeResult:
     wall_seconds: float = 0.0
     parameter_count: int = 0
     analysis: dict[str, Any] = field(default_factory=dict)  # the task's own figures of the test episodes
+    engine: str = ""                 # "fused" (the C++ kernel) or "python": the two paths differ in rounding
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,13 +16,15 @@ import numpy as np
 import torch
 
 from evo_fastslow.agents import Agent, build_agent, parameter_count
+from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
-from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix, make_optimizer
+from evo_fastslow.lifetime import fused
+from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
 from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
-from evo_fastslow.tasks import Task
+from evo_fastslow.tasks import Episodes, Task
 
 CURVE_POINTS = 100  # learning-curve resolution
 
@@ -33,11 +35,13 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
                  progress: ProgressFn | None = None, save_weights: str | Path | None = None,
                  max_seconds: float | None = None) -> LifetimeResult:
     """Train, then test. `max_seconds` bounds the training: past it the result is a `timeout`."""
+    fused.kernel_available()  # a first build of the kernel (once per machine) is not the lifetime's time
     start = time.perf_counter()
     task = suite.build_task()
     task_seed = seed if task_seed is None else task_seed
     agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
-    result = LifetimeResult(status="ok", parameter_count=parameter_count(agent))
+    result = LifetimeResult(status="ok", parameter_count=parameter_count(agent),
+                            engine="fused" if fused.fits(agent, task) else "python")
     deadline = None if max_seconds is None else start + max_seconds
     _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
     if result.status == "ok":
@@ -61,13 +65,11 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
     every = max(1, updates // CURVE_POINTS)
     reward_sum = 0.0
     for update in range(updates):
-        rollout = act(agent, task, streams.next(tasks_rng), batch, actions_rng, memory)
-        loss = a2c_loss(agent, rollout, genome, discounts)
+        rollout, loss = compute_gradients(agent, task, streams.next(tasks_rng), genome, batch, actions_rng,
+                                          memory, discounts)
         if not math.isfinite(loss.total.item()):
             result.status, result.reason = "diverged", f"non-finite loss at update {update}"
             return
-        optimizer.zero_grad(set_to_none=True)
-        loss.total.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), genome["grad_clip"])
         optimizer.step()
         result.updates, result.env_steps = update + 1, (update + 1) * batch * task.steps
@@ -82,13 +84,30 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
             return
 
 
+def compute_gradients(agent: Agent, task: Task, episodes: Episodes, genome: Genome, batch: int,
+                      rng: np.random.Generator, memory: EpisodicStore | None, discounts: torch.Tensor
+                      ) -> tuple[Rollout, LossParts]:
+    """Play one batch of episodes and leave d loss / d parameters in .grad: the fused kernel where it
+    fits (lifetime/fused.py), else the Python path (NumPy acting, torch replay, autograd)."""
+    if fused.fits(agent, task):  # (no episodic memory, so `memory` is None)
+        return fused.update(agent, episodes, genome, batch, rng)
+    rollout = act(agent, task, episodes, batch, rng, memory)
+    loss = a2c_loss(agent, rollout, genome, discounts)
+    agent.zero_grad(set_to_none=True)
+    loss.total.backward()
+    return rollout, loss
+
+
 def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: int, result: LifetimeResult) -> None:
     """Weights frozen, held-out tasks: only the fast inner loops (core state, episodic memory) adapt."""
     actions_rng, tally, memory = numpy_generator(seed, "test-actions"), TestTally(), None
     for batch, sampled, new_streams in test_batches(suite, task, task_seed):
         if new_streams:
             memory = agent.new_memory(batch)  # a new stream starts with an empty memory
-        rollout = act(agent, task, sampled, batch, actions_rng, memory)
+        if fused.fits(agent, task):
+            rollout = fused.act(agent, sampled, batch, actions_rng)
+        else:
+            rollout = act(agent, task, sampled, batch, actions_rng, memory)
         tally.add(sampled, rollout.actions, rollout.rewards)
     for name, value in tally.figures(task).items():
         setattr(result, name, value)
@@ -97,10 +116,14 @@ def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: i
 def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     """Relative run time of a lifetime, for scheduling: updates x (fixed per-update dispatch cost +
     arithmetic that grows with batch and width); a feedforward core costs about a third of a recurrent
-    one. Calibrated on the bandit benchmark; only the order matters."""
+    one, and one the fused kernel runs about half (assuming it is built on the workers). Calibrated on
+    the bandit benchmark; only the order matters."""
     batch, hidden = genes["episodes_per_update"], genes["hidden_size"]
-    updates = suite.lifetime.train_env_steps / (batch * suite.build_task().steps)
+    task = suite.build_task()
+    updates = suite.lifetime.train_env_steps / (batch * task.steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
+    if genes["core"] == "lstm" and genes["episodic_memory"] == "off" and task.open_loop:
+        core = 0.45  # fused kernel: 432k-664k env-steps/s against 184k-336k for the Python path
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 
 

@@ -32,6 +32,11 @@ class BanditEpisodes:
         chosen = self.probs[self._rows, actions]
         return (self.noise[t] < chosen).astype(np.float32), self._obs[t + 1]
 
+    def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
+        trials = self.noise.shape[0]
+        rewards = (self.noise[:, :, None] < self.probs[None]).astype(np.float32)  # [T, B, k], as step()
+        return self._obs[:trials].copy(), rewards
+
     def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
         return np.take_along_axis(self.probs.T, actions, axis=0)  # [T, B]
 
@@ -46,6 +51,7 @@ class BanditTask(Task):
     """k-armed Bernoulli bandit, `trials` pulls per episode."""
 
     kind: ClassVar[str] = "bandit"
+    open_loop: ClassVar[bool] = True
     arms: int = Field(2, ge=2, le=100, description="number of arms")
     trials: int = Field(100, ge=1, le=10_000, description="pulls per episode")
     distribution: Literal["independent", "correlated"] = "independent"

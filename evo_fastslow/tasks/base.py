@@ -33,6 +33,11 @@ class Episodes(Protocol):
     def random_reward(self) -> np.ndarray:
         """Expected episode reward [B] of the uniformly random policy."""
 
+    # Optional, for tasks whose observations do not depend on the actions (bandits):
+    # def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
+    #     """Observations [T, B, obs_dim] and the reward every action would get [T, B, k], so that a
+    #     compiled acting loop (lifetime/fused.py) needs no call back into Python per trial."""
+
 
 class Task(BaseModel):
     """Base of every batched task distribution; subclasses add their parameters as fields."""
@@ -40,6 +45,7 @@ class Task(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ClassVar[str]
+    open_loop: ClassVar[bool] = False  # observations never depend on actions: episodes have open_loop()
     trials: int
 
     @property

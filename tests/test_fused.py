@@ -1,0 +1,150 @@
+"""The fused lifetime kernel against the Python path it replaces, and the fallback between them.
+
+Tolerances: one update's actions and rewards are equal (same noise, logits agree to ~1e-7, so an
+argmax flips only on a near tie); loss parts within 1e-5 and gradients within 1e-6 + 1e-4 relative
+(float32 rounding: the two paths sum in different orders). Over a whole lifetime the two paths drift
+apart like two training runs, so lifetimes are compared by what they learn (test_science.py pins it).
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from evo_fastslow.agents import build_agent
+from evo_fastslow.errors import InputError
+from evo_fastslow.genome import load_genome
+from evo_fastslow.lifetime import fused, run_lifetime
+from evo_fastslow.lifetime import run as run_module
+from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
+from evo_fastslow.suite import load_suite
+from evo_fastslow.tasks.bandit import BanditTask
+
+REFERENCE = load_genome("populations/reference.json:wang2016-lstm")
+
+
+@pytest.fixture
+def python_path(monkeypatch):
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
+
+
+def test_the_kernel_builds_on_this_machine():
+    assert fused.kernel_available(), "gcc and ninja are on every machine of this kind"
+
+
+def _python_update(agent, task, episodes, genome, batch, seed):
+    rollout = act(agent, task, episodes, batch, np.random.default_rng(seed))
+    loss = a2c_loss(agent, rollout, genome, discount_matrix(task.steps, genome["discount"]))
+    agent.zero_grad(set_to_none=True)
+    loss.total.backward()
+    return rollout, loss, {name: p.grad.clone() for name, p in agent.named_parameters()}
+
+
+@pytest.mark.parametrize("meta", ["action_reward", "reward", "none"])
+@pytest.mark.parametrize("arms,hidden,batch", [(2, 48, 16), (5, 13, 7)])
+def test_one_update_equals_the_python_path(meta, arms, hidden, batch):
+    task = BanditTask(arms=arms, trials=30)
+    genome = REFERENCE.with_genes(meta_inputs=meta, hidden_size=hidden, episodes_per_update=batch, entropy_cost=0.05)
+    agent = build_agent(genome, task.obs_dim, task.n_actions, seed=3)
+    episodes = task.sample(batch, np.random.default_rng(4))
+    rollout, loss, grads = _python_update(agent, task, episodes, genome, batch, seed=5)
+    agent.zero_grad(set_to_none=True)
+    fused_rollout, fused_loss = fused.update(agent, episodes, genome, batch, np.random.default_rng(5))
+    assert np.array_equal(rollout.actions, fused_rollout.actions)
+    assert np.array_equal(rollout.rewards, fused_rollout.rewards)
+    for part in ("policy", "value", "entropy"):
+        assert getattr(fused_loss, part) == pytest.approx(getattr(loss, part), abs=1e-5)
+    assert fused_loss.total.item() == pytest.approx(loss.total.item(), abs=1e-5)
+    for name, parameter in agent.named_parameters():
+        assert parameter.grad is not None and parameter.grad.shape == parameter.shape, name
+        torch.testing.assert_close(parameter.grad, grads[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_acting_with_frozen_weights_equals_the_python_path():
+    task = BanditTask(arms=3)
+    agent = build_agent(REFERENCE, task.obs_dim, task.n_actions, seed=0)
+    episodes = task.sample(32, np.random.default_rng(1))
+    expected = act(agent, task, episodes, 32, np.random.default_rng(2))
+    got = fused.act(agent, episodes, 32, np.random.default_rng(2))
+    assert np.array_equal(expected.actions, got.actions) and np.array_equal(expected.rewards, got.rewards)
+    assert all(p.grad is None for p in agent.parameters())  # acting leaves no gradients
+
+
+def test_open_loop_tables_are_what_stepping_gives():
+    task = BanditTask(arms=4, trials=20)
+    episodes = task.sample(6, np.random.default_rng(0))
+    obs, table = episodes.open_loop()
+    actions = np.random.default_rng(1).integers(0, 4, size=(20, 6))
+    assert np.array_equal(obs[0], episodes.first_obs)
+    for t in range(20):
+        reward, next_obs = episodes.step(t, actions[t])
+        assert np.array_equal(table[t, np.arange(6), actions[t]], reward)
+        if t + 1 < 20:
+            assert np.array_equal(obs[t + 1], next_obs)
+
+
+def test_the_fused_path_is_taken_only_where_it_fits(tiny_suite):
+    bandit = BanditTask()
+    fits = {core: fused.fits(build_agent(REFERENCE.with_genes(core=core), 1, 2, 0), bandit)
+            for core in ("lstm", "gru", "feedforward")}
+    assert fits == {"lstm": True, "gru": False, "feedforward": False}
+    for memory in ("value", "reinstate"):
+        assert not fused.fits(build_agent(REFERENCE.with_genes(episodic_memory=memory), 1, 2, 0), bandit)
+    for name in ("two-step", "harlow", "recurring-contextual-bandits"):  # not open-loop
+        task = load_suite(f"fitness/{name}.yaml").build_task()
+        assert not task.open_loop and not hasattr(task.sample(2, np.random.default_rng(0)), "open_loop")
+        assert not fused.fits(build_agent(REFERENCE, task.obs_dim, task.n_actions, 0), task)
+    assert run_lifetime(REFERENCE, tiny_suite, seed=0).engine == "fused"
+    assert run_lifetime(REFERENCE.with_genes(core="gru"), tiny_suite, seed=0).engine == "python"
+
+
+def _without_time(result):
+    data = result.to_dict()
+    data.pop("wall_seconds")
+    return data
+
+
+def test_each_path_is_deterministic_and_both_learn_alike(tiny_suite, monkeypatch):
+    genome = REFERENCE.with_genes(episodes_per_update=16)
+    fast = [run_lifetime(genome, tiny_suite, seed=7) for _ in range(2)]
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
+    slow = [run_lifetime(genome, tiny_suite, seed=7) for _ in range(2)]
+    assert _without_time(fast[0]) == _without_time(fast[1])
+    assert _without_time(slow[0]) == _without_time(slow[1])
+    assert fast[0].status == slow[0].status == "ok" and fast[0].updates == slow[0].updates
+    # the first update's reward is the same (same noise, same initial weights); later ones drift apart
+    assert fast[0].learning_curve[0] == slow[0].learning_curve[0]
+    assert fast[0].test_regret == pytest.approx(slow[0].test_regret, abs=2.0)
+
+
+def test_the_python_path_runs_when_the_kernel_is_off(tiny_suite, python_path, monkeypatch):
+    monkeypatch.setattr(fused, "_run", lambda *a, **k: pytest.fail("the kernel ran with EVO_FASTSLOW_KERNEL=off"))
+    result = run_lifetime(REFERENCE, tiny_suite, seed=0)
+    assert result.status == "ok" and math.isfinite(result.test_regret) and result.engine == "python"
+
+
+def test_a_failed_build_falls_back_with_a_warning_or_fails_when_required(tiny_suite, monkeypatch):
+    def no_compiler():
+        raise OSError("no C++ compiler")
+
+    monkeypatch.setattr(fused, "_build", no_compiler)
+    monkeypatch.setattr(fused, "_built", None)
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+        assert not fused.kernel_available()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per process, not per update
+        result = run_lifetime(REFERENCE, tiny_suite, seed=0)
+    assert result.status == "ok"
+    monkeypatch.setattr(fused, "_built", None)
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "require")
+    with pytest.raises(OSError, match="no C\\+\\+ compiler"):
+        fused.kernel_available()
+
+
+def test_an_unknown_kernel_mode_is_named(monkeypatch):
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "fast")
+    with pytest.raises(InputError, match="EVO_FASTSLOW_KERNEL='fast'.*auto, off, require"):
+        fused.kernel_mode()
+
