@@ -9,8 +9,8 @@ its own), one after the other, on one thread.
 
     python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
 
-Rows: the reference genome of every suite at each batch size, and the naive loop for each suite
-whose reference genome has no episodic memory. Peak memory is the process's (torch included).
+Rows: the reference genome of every suite (and a GRU twin of the bandit's) at each batch size, and
+the naive loop for each suite whose reference genome has no episodic memory. Peak memory is the process's (torch included).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from concurrent.futures import ProcessPoolExecutor
 UPDATES = 20             # gradient updates per batched measurement, at least
 MIN_STEPS = 200_000      # env steps per batched measurement, at least (short episodes need more updates)
 NAIVE_STEPS = 6000       # env steps of the naive loop
-PAIRS = [  # (reference genome, suite): every suite's reference genome
-    ("wang2016-lstm", "bandit-independent"),
-    ("wang2018-lstm", "two-step"),
-    ("wang2018-lstm", "harlow"),
-    ("ritter2018-eplstm", "recurring-contextual-bandits"),
-    ("nec-dnd", "recurring-contextual-bandits"),
+PAIRS = [  # (reference genome, suite, gene changes): every suite's reference genome, and a GRU twin
+    ("wang2016-lstm", "bandit-independent", {}),
+    ("wang2016-lstm", "bandit-independent", {"core": "gru"}),
+    ("wang2018-lstm", "two-step", {}),
+    ("wang2018-lstm", "harlow", {}),
+    ("ritter2018-eplstm", "recurring-contextual-bandits", {}),
+    ("nec-dnd", "recurring-contextual-bandits", {}),
 ]
 
 
@@ -38,7 +39,8 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def batched(genome_spec: str, suite_path: str, batch: int, kernel: str) -> tuple[float, float, float, bool]:
+def batched(genome_spec: str, changes: dict, suite_path: str, batch: int, kernel: str
+            ) -> tuple[float, float, float, bool]:
     """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?) of run_lifetime at batch B."""
     os.environ["EVO_FASTSLOW_KERNEL"] = kernel
     import torch
@@ -48,7 +50,7 @@ def batched(genome_spec: str, suite_path: str, batch: int, kernel: str) -> tuple
     from evo_fastslow.suite import load_suite
 
     torch.set_num_threads(1)
-    genome = load_genome(genome_spec).with_genes(episodes_per_update=batch)
+    genome = load_genome(genome_spec).with_genes(**changes, episodes_per_update=batch)
     suite = load_suite(suite_path)
     budget = suite.lifetime.train_env_steps
     trials = suite.build_task().steps
@@ -138,24 +140,25 @@ def main() -> None:
     table = Table(title="lifetime throughput, one core, learning included")
     for column in ("suite", "genome", "approach", "env-steps/s", "x naive", "s per lifetime", "peak MiB"):
         table.add_column(column, justify="left" if column in ("suite", "genome", "approach") else "right")
-    for name, suite_name in PAIRS:
+    for name, suite_name, changes in PAIRS:
         if args.only and args.only not in suite_name:
             continue
         spec, suite = f"populations/reference.json:{name}", f"fitness/{suite_name}.yaml"
+        label = ", ".join([name, *(f"{gene}={value}" for gene, value in changes.items())])
         rows, naive_rate = [], None
-        if load_genome(spec)["episodic_memory"] == "off":
+        if load_genome(spec)["episodic_memory"] == "off" and not changes:  # the naive loop is an LSTM's
             naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)
             rows.append(("naive: gymnasium env, batch 1", naive_rate, seconds, peak))
         for batch in args.batches:
-            rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, suite, batch, "auto")
+            rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, changes, suite, batch, "auto")
             rows.append((f"{'fused kernel' if used_kernel else 'Python path'}, B={batch}", rate, seconds, peak))
             if used_kernel:
-                rate, seconds, peak, _ = _in_fresh_process(batched, spec, suite, batch, "off")
+                rate, seconds, peak, _ = _in_fresh_process(batched, spec, changes, suite, batch, "off")
                 rows.append((f"Python path, B={batch}", rate, seconds, peak))
         for approach, rate, seconds, peak in rows:
             ratio = f"{rate / naive_rate:.1f}" if naive_rate else "-"
-            table.add_row(suite_name, name, approach, f"{rate:,.0f}", ratio, f"{seconds:,.0f}", f"{peak:,.0f}")
-    Console(width=140).print(table)
+            table.add_row(suite_name, label, approach, f"{rate:,.0f}", ratio, f"{seconds:,.0f}", f"{peak:,.0f}")
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -85,20 +85,20 @@ def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_
 
 
 def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
-    real_loss, real_lifetime = run_module.a2c_loss, run_module.run_lifetime
+    real_gradients, real_lifetime = run_module.compute_gradients, run_module.run_lifetime
 
-    def poisoned_loss(agent, rollout, genome, discounts):
-        parts = real_loss(agent, rollout, genome, discounts)
+    def poisoned_gradients(agent, task, episodes, genome, *args):
+        rollout, parts = real_gradients(agent, task, episodes, genome, *args)
         if genome["core"] == "gru":
             parts.total = parts.total * float("nan")
-        return parts
+        return rollout, parts
 
     def raising_lifetime(genome, *args, **kwargs):
         if genome["core"] == "feedforward":
             raise RuntimeError("boom in user code")
         return real_lifetime(genome, *args, **kwargs)
 
-    monkeypatch.setattr(run_module, "a2c_loss", poisoned_loss)
+    monkeypatch.setattr(run_module, "compute_gradients", poisoned_gradients)
     monkeypatch.setattr("evo_fastslow.lifetime.run_lifetime", raising_lifetime)
     config = _config(tmp_path, "population=6")
     history = Run(config, tmp_path / "run").start()

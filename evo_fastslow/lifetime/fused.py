@@ -1,11 +1,11 @@
-"""The fused path: one A2C update of an LSTM agent in one C++ call (lstm_a2c.cpp).
+"""The fused path: one A2C update of an LSTM or GRU agent in one C++ call (recurrent_a2c.cpp).
 
 Why: at bandit sizes the Python path (NumPy acting loop, nn.LSTM replay, autograd) spends most of
 its time in per-trial interpreter and dispatch overhead, not arithmetic. The kernel runs the trial
 loop in C++, sends the matmuls to ATen, and backpropagates through the activations it kept while
 acting instead of replaying the episode (benchmarks/lifetime_throughput.py gives the figures).
 
-It fits an LSTM agent without episodic memory on an open-loop task (`Task.open_loop`: the bandits,
+It fits an LSTM or GRU agent without episodic memory on an open-loop task (`Task.open_loop`: the bandits,
 whose episodes give their observations and every action's reward up front). Everything else, and
 every machine where the kernel cannot be built, takes the Python path, which computes the same
 update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from evo_fastslow.agents import Agent
-from evo_fastslow.agents.cores import LSTMCore
+from evo_fastslow.agents.cores import GRUCore, LSTMCore
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, gumbel_noise
 from evo_fastslow.tasks import Task
 
-SOURCE = Path(__file__).with_name("lstm_a2c.cpp")
+SOURCE = Path(__file__).with_name("recurrent_a2c.cpp")
 MODES = ("auto", "off", "require")
 _built: bool | None = None  # None: not tried yet in this process
 _local = threading.local()  # per thread: the kernel's scratch buffers, kept across updates (page faults otherwise)
@@ -78,7 +78,7 @@ def _build() -> None:
         os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
 
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    load(name=f"evo_fastslow_lstm_a2c_{digest}", sources=[str(SOURCE)], extra_cflags=["-O3"],
+    load(name=f"evo_fastslow_recurrent_a2c_{digest}", sources=[str(SOURCE)], extra_cflags=["-O3"],
          is_python_module=False, verbose=False)
 
 
@@ -90,7 +90,7 @@ def _workspace() -> torch.Tensor:
 
 def fits(agent: Agent, task: Task) -> bool:
     """Whether the kernel can run this agent on this task (and is built)."""
-    return (isinstance(agent.core, LSTMCore) and agent.memory_kind == "off" and agent.embed is None
+    return (type(agent.core) in CELLS and agent.memory_kind == "off" and agent.embed is None
             and task.open_loop and kernel_available())
 
 
@@ -116,21 +116,64 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
     steps, k = reward_table.shape[0], reward_table.shape[2]
     gumbel = torch.from_numpy(gumbel_noise(rng, steps, batch, k))
     rnn, policy, value = agent.core.rnn, agent.policy, agent.value
+    cell = CELLS[type(agent.core)]
     with torch.no_grad():
-        bias = rnn.bias_ih_l0 + rnn.bias_hh_l0
+        weights = (_lstm_weights if cell == LSTM else _gru_weights)(rnn)
         head_w = torch.cat([policy.weight, value.weight])
         head_b = torch.cat([policy.bias, value.bias])
-        out = torch.ops.evo_fastslow.lstm_a2c(
-            _workspace(), rnn.weight_ih_l0.detach(), rnn.weight_hh_l0.detach(), bias, head_w, head_b, obs, reward_table, gumbel,
+        out = torch.ops.evo_fastslow.recurrent_a2c(
+            _workspace(), cell, weights, head_w, head_b, obs, reward_table, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
             *costs, learn)
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())
     if not learn:
         return rollout, None
     total, policy_loss, value_loss, entropy = out[2].tolist()
-    d_w_ih, d_w_hh, d_bias, d_head_w, d_head_b = out[3:]
-    rnn.weight_ih_l0.grad, rnn.weight_hh_l0.grad = d_w_ih, d_w_hh
-    rnn.bias_ih_l0.grad, rnn.bias_hh_l0.grad = d_bias, d_bias.clone()
+    d_weights, d_head_w, d_head_b = out[3:]
+    (_lstm_gradients if cell == LSTM else _gru_gradients)(rnn, d_weights.t())
     policy.weight.grad, policy.bias.grad = d_head_w[:k], d_head_b[:k]
     value.weight.grad, value.bias.grad = d_head_w[k:], d_head_b[k:]
     return rollout, LossParts(torch.tensor(total), policy_loss, value_loss, entropy)
+
+
+# The kernel's recurrent weights: [K, 4H] with K = [x | 1 | h] (inputs, bias, hidden state); see recurrent_a2c.cpp.
+LSTM, GRU = 0, 1
+CELLS = {LSTMCore: LSTM, GRUCore: GRU}
+
+
+def _lstm_weights(rnn: torch.nn.LSTM) -> torch.Tensor:
+    """Columns i, f, g, o (torch's order), g scaled by 2: tanh(x) = 2 sigmoid(2x) - 1, one sigmoid for all."""
+    hidden = rnn.hidden_size
+    rows = torch.cat([rnn.weight_ih_l0, (rnn.bias_ih_l0 + rnn.bias_hh_l0).unsqueeze(1), rnn.weight_hh_l0], dim=1)
+    rows[2 * hidden:3 * hidden] *= 2.0
+    return rows.t().contiguous()
+
+
+def _lstm_gradients(rnn: torch.nn.LSTM, d_rows: torch.Tensor) -> None:
+    inputs = rnn.input_size
+    rnn.weight_ih_l0.grad = d_rows[:, :inputs].contiguous()
+    rnn.bias_ih_l0.grad = d_rows[:, inputs].contiguous()
+    rnn.bias_hh_l0.grad = d_rows[:, inputs].clone()
+    rnn.weight_hh_l0.grad = d_rows[:, inputs + 1:].contiguous()
+
+
+def _gru_weights(rnn: torch.nn.GRU) -> torch.Tensor:
+    """Columns r, z (input and hidden parts summed), n_x (input part of n), n_h (hidden part, gated by r)."""
+    hidden, inputs = rnn.hidden_size, rnn.input_size
+    w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+    rz = slice(0, 2 * hidden)
+    n = slice(2 * hidden, 3 * hidden)
+    rows = torch.zeros(4 * hidden, inputs + 1 + hidden)
+    rows[rz] = torch.cat([w_ih[rz], (b_ih[rz] + b_hh[rz]).unsqueeze(1), w_hh[rz]], dim=1)
+    rows[n, :inputs], rows[n, inputs] = w_ih[n], b_ih[n]
+    rows[3 * hidden:, inputs], rows[3 * hidden:, inputs + 1:] = b_hh[n], w_hh[n]
+    return rows.t().contiguous()
+
+
+def _gru_gradients(rnn: torch.nn.GRU, d_rows: torch.Tensor) -> None:
+    hidden, inputs = rnn.hidden_size, rnn.input_size
+    x_part, h_part = d_rows[:3 * hidden], torch.cat([d_rows[:2 * hidden], d_rows[3 * hidden:]])
+    rnn.weight_ih_l0.grad = x_part[:, :inputs].contiguous()
+    rnn.bias_ih_l0.grad = x_part[:, inputs].contiguous()
+    rnn.bias_hh_l0.grad = h_part[:, inputs].contiguous()
+    rnn.weight_hh_l0.grad = h_part[:, inputs + 1:].contiguous()

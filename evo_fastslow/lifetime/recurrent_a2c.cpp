@@ -1,0 +1,352 @@
+// One A2C update of a recurrent agent in one call: act B episodes, then backpropagate through time.
+//
+// Why: in Python every trial of the acting pass and every op of the learning pass pays an
+// interpreter + dispatch toll of microseconds, which at these sizes (B x 48 x 192 matmuls)
+// dominates the arithmetic. Here the trial loop runs in C++, the matmuls go to ATen (MKL / oneDNN),
+// the pointwise work is plain loops, and the forward activations of the acting pass are kept for
+// the backward pass instead of being recomputed by a replay. Results equal the Python path
+// (NumPy acting + nn.LSTM / nn.GRU replay + autograd) within float32 rounding (tests/test_fused.py).
+//
+// The agent: input row x = [obs (D) | previous action one-hot (k) | previous reward], either meta
+// part optional (column -1 when absent), zero on the first trial; an LSTM or GRU core; linear policy
+// and value heads. Step t's matmul operand is the row [x_t | 1 | h_{t-1}] (K = I + 1 + H columns):
+// one matmul with `weights` [K, 4H] (arranged by lifetime/fused.py) gives the pre-activations, one
+// matmul over all steps gives d loss / d weights; h_t is written straight into row t + 1.
+//   LSTM: columns i, f, g, o, the g columns scaled by 2 so that one sigmoid covers all four gates
+//         (tanh(x) = 2 sigmoid(2x) - 1; scaling by 2 is exact).
+//   GRU:  columns r, z, n_x (the input's part of n), n_h (the hidden state's part, gated by r).
+// The task is open-loop: observations [T, B, D] and the reward every action would get [T, B, k] are
+// known before acting (bandits). Actions are Gumbel-max samples on the given noise [T, B, k].
+
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <vector>
+
+namespace {
+
+enum Cell : int64_t { LSTM = 0, GRU = 1 };
+
+// Carves [T, B, ...] buffers out of one workspace that lives across calls: fresh multi-megabyte
+// buffers every update cost thousands of page faults (4,000 per update at B = 64, a fifth of its time).
+struct Carver {
+  at::Tensor workspace;
+  int64_t offset = 0;
+  at::Tensor take(at::IntArrayRef shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    auto view = workspace.narrow(0, offset, n).view(shape);
+    offset += n;
+    return view;
+  }
+};
+
+int64_t workspace_floats(int64_t T, int64_t B, int64_t H, int64_t K, int64_t k) {
+  const int64_t G = 4 * H;
+  return (T + 1) * B * K + T * B * (2 * G + 3 * H + 2 * (k + 1)) + 5 * B * H;
+}
+
+struct Forward {
+  at::Tensor rows;     // [T + 1, B, K] row t: [x_t | 1 | h_{t-1}]; the last row's h is h_{T-1}
+  at::Tensor gates;    // [T, B, 4H] LSTM: i, f, g, o activated; GRU: r, z, n activated, then n_h
+  at::Tensor cells;    // [T, B, H] LSTM: the cell state
+  at::Tensor tanh_c;   // [T, B, H] LSTM: tanh of the cell state
+  at::Tensor heads;    // [T, B, k + 1] policy logits, then the value
+  at::Tensor actions;  // [T, B] int64
+  at::Tensor rewards;  // [T, B] float
+};
+
+// tanh through the sigmoid (ATen's tanh costs 3x a sigmoid per element): out = 2 sigmoid(2x) - 1,
+// where `twice` holds 2x on entry.
+void tanh_via_sigmoid(at::Tensor& out, const at::Tensor& twice) {
+  at::sigmoid_out(out, twice);
+  float* o = out.data_ptr<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) o[i] = 2.0f * o[i] - 1.0f;
+}
+
+// One LSTM step's activations from its pre-activations (in gates_t), writing h_t into `h_out` rows.
+void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t row_stride) {
+  const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
+  auto s_t = f.gates.select(0, t);
+  at::sigmoid_(s_t);
+  float* s = s_t.data_ptr<float>();
+  float* c = f.cells.select(0, t).data_ptr<float>();
+  const float* c_prev = t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : nullptr;
+  float* c2 = twice.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    float* sb = s + b * G;
+    for (int64_t j = 0; j < H; ++j) {
+      const float g = 2.0f * sb[2 * H + j] - 1.0f;
+      sb[2 * H + j] = g;
+      const float prev = c_prev ? c_prev[b * H + j] : 0.0f;
+      const float cell = sb[H + j] * prev + sb[j] * g;
+      c[b * H + j] = cell;
+      c2[b * H + j] = 2.0f * cell;
+    }
+  }
+  auto tanh_c_t = f.tanh_c.select(0, t);
+  tanh_via_sigmoid(tanh_c_t, twice);
+  const float* tc = tanh_c_t.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < H; ++j) h_out[b * row_stride + j] = s[b * G + 3 * H + j] * tc[b * H + j];
+}
+
+// One GRU step: r, z = sigmoid; n = tanh(n_x + r n_h); h_t = (1 - z) n + z h_{t-1}.
+void gru_step(Forward& f, int64_t t, at::Tensor& twice, at::Tensor& n_t, const float* h_prev, float* h_out,
+              int64_t row_stride) {
+  const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
+  auto s_t = f.gates.select(0, t);
+  s_t.narrow(1, 0, 2 * H).sigmoid_();
+  float* s = s_t.data_ptr<float>();
+  float* a2 = twice.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < H; ++j) a2[b * H + j] = 2.0f * (s[b * G + 2 * H + j] + s[b * G + j] * s[b * G + 3 * H + j]);
+  tanh_via_sigmoid(n_t, twice);
+  const float* n = n_t.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    float* sb = s + b * G;
+    for (int64_t j = 0; j < H; ++j) {
+      const float z = sb[H + j], nj = n[b * H + j];
+      sb[2 * H + j] = nj;
+      h_out[b * row_stride + j] = (1.0f - z) * nj + z * h_prev[b * row_stride + j];
+    }
+  }
+}
+
+Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tensor& head_w, const at::Tensor& head_b,
+            const at::Tensor& obs, const at::Tensor& reward_table, const at::Tensor& gumbel, int64_t action_col,
+            int64_t reward_col) {
+  const int64_t T = obs.size(0), B = obs.size(1), D = obs.size(2), k = reward_table.size(2);
+  const int64_t K = weights.size(0), G = weights.size(1), H = G / 4, I = K - 1 - H;
+  auto f32 = obs.options();
+  Forward f;
+  f.rows = carve.take({T + 1, B, K});
+  f.gates = carve.take({T, B, G});
+  f.cells = carve.take({T, B, H});
+  f.tanh_c = carve.take({T, B, H});
+  f.heads = carve.take({T, B, k + 1});
+  f.actions = at::empty({T, B}, obs.options().dtype(at::kLong));
+  f.rewards = at::empty({T, B}, f32);
+  auto twice = carve.take({B, H});
+  auto n_t = carve.take({B, H});
+  auto head_w_t = head_w.t().contiguous();
+
+  const float* HB = head_b.data_ptr<float>();
+  const float* OBS = obs.data_ptr<float>();
+  const float* R = reward_table.data_ptr<float>();
+  const float* GU = gumbel.data_ptr<float>();
+  float* ROWS = f.rows.data_ptr<float>();
+  float* OUT = f.heads.data_ptr<float>();
+  int64_t* A = f.actions.data_ptr<int64_t>();
+  float* RW = f.rewards.data_ptr<float>();
+  std::fill(ROWS, ROWS + B * K, 0.0f);  // h_{-1} = 0
+
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t b = 0; b < B; ++b) {  // x_t: observation, previous action and reward, then the 1
+      float* x = ROWS + (t * B + b) * K;
+      std::fill(x, x + I, 0.0f);
+      std::copy(OBS + (t * B + b) * D, OBS + (t * B + b + 1) * D, x);
+      if (t > 0 && action_col >= 0) x[action_col + A[(t - 1) * B + b]] = 1.0f;
+      if (t > 0 && reward_col >= 0) x[reward_col] = RW[(t - 1) * B + b];
+      x[I] = 1.0f;
+    }
+    auto s_t = f.gates.select(0, t);
+    at::mm_out(s_t, f.rows.select(0, t), weights);
+    float* h_out = ROWS + (t + 1) * B * K + I + 1;
+    if (cell == LSTM)
+      lstm_step(f, t, twice, h_out, K);
+    else
+      gru_step(f, t, twice, n_t, ROWS + t * B * K + I + 1, h_out, K);
+    auto heads_t = f.heads.select(0, t);
+    at::mm_out(heads_t, f.rows.select(0, t + 1).narrow(1, I + 1, H), head_w_t);
+    // Gumbel-max: the first maximum of logits + noise, as numpy's argmax
+    float* out = OUT + t * B * (k + 1);
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t a = 0; a <= k; ++a) out[b * (k + 1) + a] += HB[a];
+      int64_t best = 0;
+      float best_value = out[b * (k + 1)] + GU[(t * B + b) * k];
+      for (int64_t a = 1; a < k; ++a) {
+        const float v = out[b * (k + 1) + a] + GU[(t * B + b) * k + a];
+        if (v > best_value) best_value = v, best = a;
+      }
+      A[t * B + b] = best;
+      RW[t * B + b] = R[(t * B + b) * k + best];
+    }
+  }
+  return f;
+}
+
+// d loss / d (logits, value) of the A2C loss, and the loss parts (total, policy, value, entropy).
+std::vector<double> loss_gradient(const Forward& f, at::Tensor& d_heads, double discount, double value_cost,
+                                  double entropy_cost) {
+  const int64_t T = f.heads.size(0), B = f.heads.size(1), K1 = f.heads.size(2), k = K1 - 1;
+  const double n = static_cast<double>(T * B);
+  const float* OUT = f.heads.data_ptr<float>();
+  const float* RW = f.rewards.data_ptr<float>();
+  const int64_t* A = f.actions.data_ptr<int64_t>();
+  float* D = d_heads.data_ptr<float>();
+  std::vector<float> returns(T * B);
+  for (int64_t b = 0; b < B; ++b) {
+    double running = 0.0;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      running = RW[t * B + b] + discount * running;
+      returns[t * B + b] = static_cast<float>(running);
+    }
+  }
+  double policy = 0.0, value = 0.0, entropy = 0.0;
+  std::vector<double> log_p(k);
+  for (int64_t i = 0; i < T * B; ++i) {
+    const float* z = OUT + i * K1;
+    double top = z[0];
+    for (int64_t a = 1; a < k; ++a) top = std::max(top, static_cast<double>(z[a]));
+    double total = 0.0;
+    for (int64_t a = 0; a < k; ++a) total += std::exp(z[a] - top);
+    const double log_total = top + std::log(total);
+    double h = 0.0;
+    for (int64_t a = 0; a < k; ++a) {
+      log_p[a] = z[a] - log_total;
+      h -= std::exp(log_p[a]) * log_p[a];
+    }
+    const double v = z[k], advantage = returns[i] - v;
+    const int64_t taken = A[i];
+    policy -= log_p[taken] * advantage;
+    value += 0.5 * advantage * advantage;
+    entropy += h;
+    for (int64_t a = 0; a < k; ++a) {
+      const double p = std::exp(log_p[a]);
+      const double d_policy = -advantage * ((a == taken ? 1.0 : 0.0) - p);
+      const double d_entropy = entropy_cost * p * (log_p[a] + h);
+      D[i * K1 + a] = static_cast<float>((d_policy + d_entropy) / n);
+    }
+    D[i * K1 + k] = static_cast<float>(value_cost * (v - returns[i]) / n);
+  }
+  policy /= n, value /= n, entropy /= n;
+  return {policy + value_cost * value - entropy_cost * entropy, policy, value, entropy};
+}
+
+// d loss / d pre-activations of step t (into dg, unscaled), from dh = d loss / d h_t; d_cell carries the
+// LSTM's cell state gradient; the GRU's dh_direct the part of d loss / d h_{t-1} that bypasses the matmul.
+void lstm_backward_step(const Forward& f, int64_t t, const float* dh_total, float* d_cell, float* dg) {
+  const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
+  const float* S = f.gates.select(0, t).data_ptr<float>();
+  const float* TC = f.tanh_c.select(0, t).data_ptr<float>();
+  const float* C_prev = t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : nullptr;
+  for (int64_t b = 0; b < B; ++b) {
+    const float* s = S + b * G;
+    const float* tc = TC + b * H;
+    const float* dh = dh_total + b * H;
+    float* dc = d_cell + b * H;
+    float* d = dg + b * G;
+    for (int64_t j = 0; j < H; ++j) {
+      const float i = s[j], fg = s[H + j], g = s[2 * H + j], o = s[3 * H + j];
+      const float dcc = dc[j] + dh[j] * o * (1.0f - tc[j] * tc[j]);
+      const float prev = C_prev ? C_prev[b * H + j] : 0.0f;
+      d[j] = dcc * g * i * (1.0f - i);
+      d[H + j] = dcc * prev * fg * (1.0f - fg);
+      d[2 * H + j] = dcc * i * (1.0f - g * g);
+      d[3 * H + j] = dh[j] * tc[j] * o * (1.0f - o);
+      dc[j] = dcc * fg;
+    }
+  }
+}
+
+void gru_backward_step(const Forward& f, int64_t t, const float* dh_total, float* dh_direct, float* dg) {
+  const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4, K = f.rows.size(2);
+  const float* S = f.gates.select(0, t).data_ptr<float>();
+  const float* H_prev = f.rows.select(0, t).data_ptr<float>() + (K - H);
+  for (int64_t b = 0; b < B; ++b) {
+    const float* s = S + b * G;
+    const float* h_prev = H_prev + b * K;
+    const float* dh = dh_total + b * H;
+    float* d = dg + b * G;
+    for (int64_t j = 0; j < H; ++j) {
+      const float r = s[j], z = s[H + j], n = s[2 * H + j], n_h = s[3 * H + j];
+      const float da = dh[j] * (1.0f - z) * (1.0f - n * n);  // a = n_x + r n_h, n = tanh(a)
+      d[j] = da * n_h * r * (1.0f - r);
+      d[H + j] = dh[j] * (h_prev[j] - n) * z * (1.0f - z);
+      d[2 * H + j] = da;
+      d[3 * H + j] = da * r;
+      dh_direct[b * H + j] = dh[j] * z;
+    }
+  }
+}
+
+// Backpropagation through time from d (logits, value): returns d weights [K, 4H], d head_w, d head_b.
+std::vector<at::Tensor> backward(Carver& carve, Cell cell, const Forward& f, const at::Tensor& d_heads,
+                                 const at::Tensor& weights, const at::Tensor& head_w) {
+  const int64_t T = f.gates.size(0), B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
+  const int64_t K = f.rows.size(2), K1 = head_w.size(0);
+  auto flat_d_heads = d_heads.view({T * B, K1});
+  auto hidden = f.rows.narrow(0, 1, T).as_strided({T * B, H}, {K, 1}, f.rows.storage_offset() + B * K + (K - H));
+  auto d_hidden_heads = carve.take({T * B, H});
+  at::mm_out(d_hidden_heads, flat_d_heads, head_w);
+  auto d_head_w = at::mm(flat_d_heads.t(), hidden);
+  auto d_head_b = flat_d_heads.sum(0);
+  auto d_gates = carve.take({T, B, G});
+  auto d_hidden = carve.take({B, H}).zero_();  // d loss / d h_t through the recurrence
+  auto dh_direct = carve.take({B, H});
+  auto dh_total = carve.take({B, H});
+  auto w_hidden_t = weights.narrow(0, K - H, H).t().contiguous();  // [4H, H]: how h_{t-1} entered step t
+  if (cell == LSTM) w_hidden_t.narrow(0, 2 * H, H).mul_(0.5);  // undo the g columns' scaling (exact)
+  std::vector<float> d_cell(B * H, 0.0f);
+  const float* DHH = d_hidden_heads.data_ptr<float>();
+  float* DH = d_hidden.data_ptr<float>();
+  float* DHT = dh_total.data_ptr<float>();
+  for (int64_t t = T - 1; t >= 0; --t) {
+    for (int64_t i = 0; i < B * H; ++i) DHT[i] = DHH[t * B * H + i] + DH[i];
+    auto d_gates_t = d_gates.select(0, t);
+    if (cell == LSTM) {
+      lstm_backward_step(f, t, DHT, d_cell.data(), d_gates_t.data_ptr<float>());
+      if (t > 0) at::mm_out(d_hidden, d_gates_t, w_hidden_t);
+    } else {
+      gru_backward_step(f, t, DHT, dh_direct.data_ptr<float>(), d_gates_t.data_ptr<float>());
+      if (t > 0) at::addmm_out(d_hidden, dh_direct, d_gates_t, w_hidden_t);
+    }
+  }
+  // sum over steps of [x_t | 1 | h_{t-1}]^T d_gates_t: the gradient of every recurrent weight in one matmul
+  auto d_weights = at::mm(f.rows.narrow(0, 0, T).reshape({T * B, K}).t(), d_gates.view({T * B, G}));
+  return {d_weights, d_head_w, d_head_b};
+}
+
+void check(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat && t.is_contiguous() && t.device().is_cpu(), name,
+              " must be a contiguous float32 CPU tensor");
+}
+
+// workspace: a float32 tensor kept by the caller across calls, grown here as needed.
+// learn = false: acting only -> [actions, rewards].
+// learn = true: [actions, rewards, losses (total, policy, value, entropy) float64, d weights, d head_w, d head_b].
+std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const at::Tensor& weights,
+                                      const at::Tensor& head_w, const at::Tensor& head_b, const at::Tensor& obs,
+                                      const at::Tensor& reward_table, const at::Tensor& gumbel, int64_t action_col,
+                                      int64_t reward_col, double discount, double value_cost, double entropy_cost,
+                                      bool learn) {
+  for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
+                         {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
+    check(*t, name);
+  TORCH_CHECK(cell == LSTM || cell == GRU, "cell must be 0 (LSTM) or 1 (GRU)");
+  TORCH_CHECK(weights.size(1) % 4 == 0 && weights.size(1) / 4 == head_w.size(1), "weights must be [K, 4H]");
+  at::NoGradGuard no_grad;
+  const int64_t need = workspace_floats(obs.size(0), obs.size(1), head_w.size(1), weights.size(0), reward_table.size(2));
+  if (workspace.numel() < need) workspace.resize_({need});
+  Carver carve{workspace};
+  Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, gumbel, action_col,
+                  reward_col);
+  if (!learn) return {f.actions, f.rewards};
+  auto d_heads = carve.take(f.heads.sizes());
+  auto losses = loss_gradient(f, d_heads, discount, value_cost, entropy_cost);
+  auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w);
+  std::vector<at::Tensor> out = {f.actions, f.rewards, at::tensor(losses, at::kDouble)};
+  out.insert(out.end(), grads.begin(), grads.end());
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY(evo_fastslow, m) {
+  m.def("recurrent_a2c(Tensor(a!) workspace, int cell, Tensor weights, Tensor head_w, Tensor head_b, Tensor obs, "
+        "Tensor reward_table, Tensor gumbel, int action_col, int reward_col, float discount, "
+        "float value_cost, float entropy_cost, bool learn) -> Tensor[]",
+        &recurrent_a2c);
+}
