@@ -21,6 +21,7 @@ from evo_fastslow.lifetime import run as run_module
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
 from evo_fastslow.suite import load_suite
 from evo_fastslow.tasks.bandit import BanditTask
+from evo_fastslow.tasks.recurring import RecurringBanditTask
 
 REFERENCE = load_genome("populations/reference.json:wang2016-lstm")
 
@@ -44,9 +45,12 @@ def _python_update(agent, task, episodes, genome, batch, seed):
 
 @pytest.mark.parametrize("core", ["lstm", "gru"])
 @pytest.mark.parametrize("meta", ["action_reward", "reward", "none"])
-@pytest.mark.parametrize("arms,hidden,batch", [(2, 48, 16), (5, 13, 7)])
-def test_one_update_equals_the_python_path(core, meta, arms, hidden, batch):
-    task = BanditTask(arms=arms, trials=30)
+@pytest.mark.parametrize("task,hidden,batch", [
+    (BanditTask(arms=2, trials=30), 48, 16),
+    (BanditTask(arms=5, trials=30), 13, 7),
+    (RecurringBanditTask(arms=3, trials=10, context_dim=5), 20, 9),  # 6 observation columns
+], ids=["bandit-2", "bandit-5", "recurring"])
+def test_one_update_equals_the_python_path(core, meta, task, hidden, batch):
     genome = REFERENCE.with_genes(core=core, meta_inputs=meta, hidden_size=hidden, episodes_per_update=batch,
                                   entropy_cost=0.05)
     agent = build_agent(genome, task.obs_dim, task.n_actions, seed=3)
@@ -75,8 +79,9 @@ def test_acting_with_frozen_weights_equals_the_python_path(core):
     assert all(p.grad is None for p in agent.parameters())  # acting leaves no gradients
 
 
-def test_open_loop_tables_are_what_stepping_gives():
-    task = BanditTask(arms=4, trials=20)
+@pytest.mark.parametrize("suite", ["bandit-independent", "recurring-contextual-bandits"])
+def test_open_loop_tables_are_what_stepping_gives(suite):
+    task = load_suite(f"fitness/{suite}.yaml").build_task().model_copy(update={"arms": 4, "trials": 20})
     episodes = task.sample(6, np.random.default_rng(0))
     obs, table = episodes.open_loop()
     actions = np.random.default_rng(1).integers(0, 4, size=(20, 6))
@@ -95,10 +100,12 @@ def test_the_fused_path_is_taken_only_where_it_fits(tiny_suite):
     assert fits == {"lstm": True, "gru": True, "feedforward": False}
     for memory in ("value", "reinstate"):
         assert not fused.fits(build_agent(REFERENCE.with_genes(episodic_memory=memory), 1, 2, 0), bandit)
-    for name in ("two-step", "harlow", "recurring-contextual-bandits"):  # not open-loop
+    for name in ("two-step", "harlow"):  # their observations follow the actions
         task = load_suite(f"fitness/{name}.yaml").build_task()
         assert not task.open_loop and not hasattr(task.sample(2, np.random.default_rng(0)), "open_loop")
         assert not fused.fits(build_agent(REFERENCE, task.obs_dim, task.n_actions, 0), task)
+    recurring = load_suite("fitness/recurring-contextual-bandits.yaml").build_task()
+    assert fused.fits(build_agent(REFERENCE, recurring.obs_dim, recurring.n_actions, 0), recurring)
     assert run_lifetime(REFERENCE, tiny_suite, seed=0).engine == "fused"
     assert run_lifetime(REFERENCE.with_genes(core="feedforward"), tiny_suite, seed=0).engine == "python"
 

@@ -5,8 +5,8 @@ its time in per-trial interpreter and dispatch overhead, not arithmetic. The ker
 loop in C++, sends the matmuls to ATen, and backpropagates through the activations it kept while
 acting instead of replaying the episode (benchmarks/lifetime_throughput.py gives the figures).
 
-It fits an LSTM or GRU agent without episodic memory on an open-loop task (`Task.open_loop`: the bandits,
-whose episodes give their observations and every action's reward up front). Everything else, and
+It fits an LSTM or GRU agent without episodic memory on an open-loop task (`Task.open_loop`: the
+bandits, whose episodes give their observations and every action's reward up front). Everything else, and
 every machine where the kernel cannot be built, takes the Python path, which computes the same
 update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
 two paths sample the same actions wherever their logits agree; `LifetimeResult.engine` says which ran.

@@ -13,10 +13,10 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
-from evo_fastslow.tasks.base import Policy, Task
+from evo_fastslow.tasks.base import BernoulliArms, Policy, Task
 
 
-class BanditEpisodes:
+class BanditEpisodes(BernoulliArms):
     """B bandit episodes: arm probabilities [B, k] and reward noise [T, B] drawn up front."""
 
     def __init__(self, probs: np.ndarray, noise: np.ndarray):
@@ -31,11 +31,6 @@ class BanditEpisodes:
     def step(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         chosen = self.probs[self._rows, actions]
         return (self.noise[t] < chosen).astype(np.float32), self._obs[t + 1]
-
-    def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
-        trials = self.noise.shape[0]
-        rewards = (self.noise[:, :, None] < self.probs[None]).astype(np.float32)  # [T, B, k], as step()
-        return self._obs[:trials].copy(), rewards
 
     def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
         return np.take_along_axis(self.probs.T, actions, axis=0)  # [T, B]

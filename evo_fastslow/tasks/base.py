@@ -33,10 +33,22 @@ class Episodes(Protocol):
     def random_reward(self) -> np.ndarray:
         """Expected episode reward [B] of the uniformly random policy."""
 
-    # Optional, for tasks whose observations do not depend on the actions (bandits):
-    # def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
-    #     """Observations [T, B, obs_dim] and the reward every action would get [T, B, k], so that a
-    #     compiled acting loop (lifetime/fused.py) needs no call back into Python per trial."""
+    # Episodes of a task with `open_loop = True` also have
+    # open_loop() -> (observations [T, B, obs_dim], the reward every action would get [T, B, k]),
+    # so that a compiled acting loop (lifetime/fused.py) needs no call back into Python per trial.
+
+
+class BernoulliArms:
+    """Episodes whose observations `_obs` [T + 1, B, obs_dim] do not depend on the actions and whose
+    reward is noise[t, b] < probs[b, action] (bandits): `open_loop()` tabulates both up front."""
+
+    _obs: np.ndarray    # [T + 1, B, obs_dim] float32
+    probs: np.ndarray   # [B, k]
+    noise: np.ndarray   # [T, B]
+
+    def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
+        rewards = (self.noise[:, :, None] < self.probs[None]).astype(np.float32)  # [T, B, k], as step()
+        return self._obs[:self.noise.shape[0]].copy(), rewards
 
 
 class Task(BaseModel):

@@ -16,10 +16,10 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.tasks.base import Policy, Task
+from evo_fastslow.tasks.base import BernoulliArms, Policy, Task
 
 
-class RecurringEpisodes:
+class RecurringEpisodes(BernoulliArms):
     def __init__(self, task: "RecurringBanditTask", contexts: np.ndarray, good: np.ndarray,
                  context_id: np.ndarray, recurring: np.ndarray, rng: np.random.Generator):
         trials, batch = task.trials, contexts.shape[0]
@@ -77,6 +77,7 @@ class RecurringStreams:
 
 class RecurringBanditTask(Task):
     kind: ClassVar[str] = "recurring-contextual-bandits"
+    open_loop: ClassVar[bool] = True  # contexts do not follow the actions (episodic memory is the agent's)
     arms: int = Field(4, ge=2, le=100)
     trials: int = Field(10, ge=1, le=1000, description="pulls per episode")
     context_dim: int = Field(8, ge=2, le=256, description="size of a context vector")
