@@ -117,7 +117,7 @@ def _without_time(result):
 
 
 @pytest.mark.parametrize("core", ["lstm", "gru"])
-def test_each_path_is_deterministic_and_both_learn_alike(tiny_suite, monkeypatch, core):
+def test_each_path_is_deterministic_and_both_start_alike(tiny_suite, monkeypatch, core):
     genome = REFERENCE.with_genes(core=core, episodes_per_update=16)
     fast = [run_lifetime(genome, tiny_suite, seed=7) for _ in range(2)]
     monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
@@ -125,9 +125,10 @@ def test_each_path_is_deterministic_and_both_learn_alike(tiny_suite, monkeypatch
     assert _without_time(fast[0]) == _without_time(fast[1])
     assert _without_time(slow[0]) == _without_time(slow[1])
     assert fast[0].status == slow[0].status == "ok" and fast[0].updates == slow[0].updates
-    # the first update's reward is the same (same noise, same initial weights); later ones drift apart
+    # the first update's reward is the same (same noise, same initial weights); after 40 updates the two
+    # have barely drifted apart (seed 7: equal regrets). What a whole lifetime learns: test_science.py
     assert fast[0].learning_curve[0] == slow[0].learning_curve[0]
-    assert fast[0].test_regret == pytest.approx(slow[0].test_regret, abs=2.0)
+    assert fast[0].test_regret == pytest.approx(slow[0].test_regret, abs=1.0)
 
 
 def test_the_python_path_runs_when_the_kernel_is_off(tiny_suite, python_path, monkeypatch):
@@ -159,3 +160,19 @@ def test_an_unknown_kernel_mode_is_named(monkeypatch):
     with pytest.raises(InputError, match="EVO_FASTSLOW_KERNEL='fast'.*auto, off, require"):
         fused.kernel_mode()
 
+
+def test_the_kernel_refuses_shapes_that_do_not_fit():
+    assert fused.kernel_available()
+    T, B, k, H = 5, 3, 2, 4
+    obs, table, heads = torch.zeros(T, B, 1), torch.zeros(T, B, k), (torch.zeros(k + 1, H), torch.zeros(k + 1))
+    weights = torch.zeros(1 + 1 + H, 4 * H)  # rows for the observation, the bias and h: none for an action one-hot
+
+    def call(action_col, gumbel):
+        torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, gumbel, action_col, -1,
+                                             0.9, 0.1, 0.1, True)
+
+    call(-1, torch.zeros(T, B, k))  # fits
+    with pytest.raises(RuntimeError, match="do not fit"):
+        call(1, torch.zeros(T, B, k))
+    with pytest.raises(RuntimeError, match="reward_table and gumbel"):
+        call(-1, torch.zeros(T, B, k + 1))

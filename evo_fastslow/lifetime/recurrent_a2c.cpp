@@ -327,6 +327,13 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
     check(*t, name);
   TORCH_CHECK(cell == LSTM || cell == GRU, "cell must be 0 (LSTM) or 1 (GRU)");
   TORCH_CHECK(weights.size(1) % 4 == 0 && weights.size(1) / 4 == head_w.size(1), "weights must be [K, 4H]");
+  const int64_t T = obs.size(0), B = obs.size(1), k = reward_table.size(2), H = head_w.size(1);
+  const int64_t I = weights.size(0) - 1 - H;  // input columns
+  TORCH_CHECK(obs.dim() == 3 && reward_table.sizes() == gumbel.sizes() && reward_table.size(0) == T &&
+                  reward_table.size(1) == B && head_w.size(0) == k + 1 && head_b.size(0) == k + 1,
+              "obs [T, B, D], reward_table and gumbel [T, B, k], heads [k + 1, H] expected");
+  TORCH_CHECK(obs.size(2) <= I && action_col + (action_col >= 0 ? k : 0) <= I && reward_col < I,
+              "the input columns (obs, action one-hot, reward) do not fit the weights' rows");
   at::NoGradGuard no_grad;
   const int64_t need = workspace_floats(obs.size(0), obs.size(1), head_w.size(1), weights.size(0), reward_table.size(2));
   if (workspace.numel() < need) workspace.resize_({need});
