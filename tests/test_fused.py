@@ -21,7 +21,10 @@ from evo_fastslow.lifetime import run as run_module
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
 from evo_fastslow.suite import load_suite
 from evo_fastslow.tasks.bandit import BanditTask
+from evo_fastslow.tasks.harlow import HarlowTask
+from evo_fastslow.tasks.base import Task
 from evo_fastslow.tasks.recurring import RecurringBanditTask
+from evo_fastslow.tasks.two_step import TwoStepTask
 
 REFERENCE = load_genome("populations/reference.json:wang2016-lstm")
 
@@ -49,7 +52,9 @@ def _python_update(agent, task, episodes, genome, batch, seed):
     (BanditTask(arms=2, trials=30), 48, 16),
     (BanditTask(arms=5, trials=30), 13, 7),
     (RecurringBanditTask(arms=3, trials=10, context_dim=5), 20, 9),  # 6 observation columns
-], ids=["bandit-2", "bandit-5", "recurring"])
+    (HarlowTask(trials=6, object_dim=4), 16, 8),
+    (TwoStepTask(trials=12), 24, 8),  # three states
+], ids=["bandit-2", "bandit-5", "recurring", "harlow", "two-step"])
 def test_one_update_equals_the_python_path(core, meta, task, hidden, batch):
     genome = REFERENCE.with_genes(core=core, meta_inputs=meta, hidden_size=hidden, episodes_per_update=batch,
                                   entropy_cost=0.05)
@@ -79,18 +84,27 @@ def test_acting_with_frozen_weights_equals_the_python_path(core):
     assert all(p.grad is None for p in agent.parameters())  # acting leaves no gradients
 
 
-@pytest.mark.parametrize("suite", ["bandit-independent", "recurring-contextual-bandits"])
-def test_open_loop_tables_are_what_stepping_gives(suite):
-    task = load_suite(f"fitness/{suite}.yaml").build_task().model_copy(update={"arms": 4, "trials": 20})
-    episodes = task.sample(6, np.random.default_rng(0))
-    obs, table = episodes.open_loop()
-    actions = np.random.default_rng(1).integers(0, 4, size=(20, 6))
-    assert np.array_equal(obs[0], episodes.first_obs)
-    for t in range(20):
-        reward, next_obs = episodes.step(t, actions[t])
-        assert np.array_equal(table[t, np.arange(6), actions[t]], reward)
-        if t + 1 < 20:
-            assert np.array_equal(obs[t + 1], next_obs)
+SUITES = ["bandit-independent", "bandit-correlated", "two-step", "harlow", "recurring-contextual-bandits"]
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_tables_are_what_stepping_gives(suite):
+    task = load_suite(f"fitness/{suite}.yaml").build_task().model_copy(update={"trials": 20})
+    episodes, rows = task.sample(6, np.random.default_rng(0)), np.arange(6)
+    assert task.tabular
+    obs, reward, next_state = episodes.tables()
+    states = obs.shape[2]
+    assert obs.shape == (task.steps, 6, states, task.obs_dim)
+    assert reward.shape == next_state.shape == (task.steps, 6, states, task.n_actions)
+    actions = np.random.default_rng(1).integers(0, task.n_actions, size=(task.steps, 6))
+    state = np.zeros(6, np.int64)
+    assert np.array_equal(obs[0, rows, state], episodes.first_obs)
+    for t in range(task.steps):
+        stepped_reward, stepped_obs = episodes.step(t, actions[t])
+        assert np.array_equal(reward[t, rows, state, actions[t]], stepped_reward)
+        state = next_state[t, rows, state, actions[t]]
+        if t + 1 < task.steps:
+            assert np.array_equal(obs[t + 1, rows, state], stepped_obs)
 
 
 def test_the_fused_path_is_taken_only_where_it_fits(tiny_suite):
@@ -100,12 +114,10 @@ def test_the_fused_path_is_taken_only_where_it_fits(tiny_suite):
     assert fits == {"lstm": True, "gru": True, "feedforward": False}
     for memory in ("value", "reinstate"):
         assert not fused.fits(build_agent(REFERENCE.with_genes(episodic_memory=memory), 1, 2, 0), bandit)
-    for name in ("two-step", "harlow"):  # their observations follow the actions
+    for name in SUITES:
         task = load_suite(f"fitness/{name}.yaml").build_task()
-        assert not task.open_loop and not hasattr(task.sample(2, np.random.default_rng(0)), "open_loop")
-        assert not fused.fits(build_agent(REFERENCE, task.obs_dim, task.n_actions, 0), task)
-    recurring = load_suite("fitness/recurring-contextual-bandits.yaml").build_task()
-    assert fused.fits(build_agent(REFERENCE, recurring.obs_dim, recurring.n_actions, 0), recurring)
+        assert fused.fits(build_agent(REFERENCE, task.obs_dim, task.n_actions, 0), task)
+    assert not fused.fits(build_agent(REFERENCE, 1, 2, 0), Task.model_construct())  # not tabular
     assert run_lifetime(REFERENCE, tiny_suite, seed=0).engine == "fused"
     assert run_lifetime(REFERENCE.with_genes(core="feedforward"), tiny_suite, seed=0).engine == "python"
 
@@ -163,16 +175,18 @@ def test_an_unknown_kernel_mode_is_named(monkeypatch):
 
 def test_the_kernel_refuses_shapes_that_do_not_fit():
     assert fused.kernel_available()
-    T, B, k, H = 5, 3, 2, 4
-    obs, table, heads = torch.zeros(T, B, 1), torch.zeros(T, B, k), (torch.zeros(k + 1, H), torch.zeros(k + 1))
+    T, B, S, k, H = 5, 3, 2, 2, 4
+    obs, table, heads = torch.zeros(T, B, S, 1), torch.zeros(T, B, S, k), (torch.zeros(k + 1, H), torch.zeros(k + 1))
     weights = torch.zeros(1 + 1 + H, 4 * H)  # rows for the observation, the bias and h: none for an action one-hot
 
-    def call(action_col, gumbel):
-        torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, gumbel, action_col, -1,
-                                             0.9, 0.1, 0.1, True)
+    def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long)):
+        torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, next_state, gumbel,
+                                             action_col, -1, 0.9, 0.1, 0.1, True)
 
-    call(-1, torch.zeros(T, B, k))  # fits
+    call()  # fits
     with pytest.raises(RuntimeError, match="do not fit"):
-        call(1, torch.zeros(T, B, k))
+        call(action_col=1)
     with pytest.raises(RuntimeError, match="reward_table and gumbel"):
-        call(-1, torch.zeros(T, B, k + 1))
+        call(gumbel=torch.zeros(T, B, k + 1))
+    with pytest.raises(RuntimeError, match="next_state must name states"):
+        call(next_state=torch.full((T, B, S, k), S, dtype=torch.long))

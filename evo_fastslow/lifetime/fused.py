@@ -5,8 +5,8 @@ its time in per-trial interpreter and dispatch overhead, not arithmetic. The ker
 loop in C++, sends the matmuls to ATen, and backpropagates through the activations it kept while
 acting instead of replaying the episode (benchmarks/lifetime_throughput.py gives the figures).
 
-It fits an LSTM or GRU agent without episodic memory on an open-loop task (`Task.open_loop`: the
-bandits, whose episodes give their observations and every action's reward up front). Everything else, and
+It fits an LSTM or GRU agent without episodic memory on a tabular task (`Task.tabular`: its episodes
+give their dynamics up front as tables over a few states, tasks/base.py: Tables; all shipped tasks). Everything else, and
 every machine where the kernel cannot be built, takes the Python path, which computes the same
 update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
 two paths sample the same actions wherever their logits agree; `LifetimeResult.engine` says which ran.
@@ -91,7 +91,7 @@ def _workspace() -> torch.Tensor:
 def fits(agent: Agent, task: Task) -> bool:
     """Whether the kernel can run this agent on this task (and is built)."""
     return (type(agent.core) in CELLS and agent.memory_kind == "off" and agent.embed is None
-            and task.open_loop and kernel_available())
+            and task.tabular and kernel_available())
 
 
 def act(agent: Agent, episodes, batch: int, rng: np.random.Generator) -> Rollout:
@@ -112,8 +112,8 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
          learn: bool) -> tuple[Rollout, LossParts | None]:
     if not kernel_available():
         raise RuntimeError("the fused lifetime kernel is off or could not be built; use the Python path")
-    obs, reward_table = (torch.from_numpy(a) for a in episodes.open_loop())
-    steps, k = reward_table.shape[0], reward_table.shape[2]
+    obs, reward_table, next_state = (torch.from_numpy(a) for a in episodes.tables())
+    steps, k = reward_table.shape[0], reward_table.shape[3]
     gumbel = torch.from_numpy(gumbel_noise(rng, steps, batch, k))
     rnn, policy, value = agent.core.rnn, agent.policy, agent.value
     cell = CELLS[type(agent.core)]
@@ -122,7 +122,7 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
         head_w = torch.cat([policy.weight, value.weight])
         head_b = torch.cat([policy.bias, value.bias])
         out = torch.ops.evo_fastslow.recurrent_a2c(
-            _workspace(), cell, weights, head_w, head_b, obs, reward_table, gumbel,
+            _workspace(), cell, weights, head_w, head_b, obs, reward_table, next_state, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
             *costs, learn)
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())

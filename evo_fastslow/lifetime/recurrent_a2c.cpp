@@ -15,8 +15,10 @@
 //   LSTM: columns i, f, g, o, the g columns scaled by 2 so that one sigmoid covers all four gates
 //         (tanh(x) = 2 sigmoid(2x) - 1; scaling by 2 is exact).
 //   GRU:  columns r, z, n_x (the input's part of n), n_h (the hidden state's part, gated by r).
-// The task is open-loop: observations [T, B, D] and the reward every action would get [T, B, k] are
-// known before acting (bandits). Actions are Gumbel-max samples on the given noise [T, B, k].
+// The task comes as pre-drawn tables over S states (tasks/base.py: Tables): in state s at step t the
+// observation is obs[t, b, s] [D], action a earns reward[t, b, s, a] and leads to next_state[t, b, s, a];
+// every episode starts in state 0 (bandits: one state; two-step: three). Actions are Gumbel-max
+// samples on the given noise [T, B, k].
 
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -115,9 +117,9 @@ void gru_step(Forward& f, int64_t t, at::Tensor& twice, at::Tensor& n_t, const f
 }
 
 Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tensor& head_w, const at::Tensor& head_b,
-            const at::Tensor& obs, const at::Tensor& reward_table, const at::Tensor& gumbel, int64_t action_col,
-            int64_t reward_col) {
-  const int64_t T = obs.size(0), B = obs.size(1), D = obs.size(2), k = reward_table.size(2);
+            const at::Tensor& obs, const at::Tensor& reward_table, const at::Tensor& next_state,
+            const at::Tensor& gumbel, int64_t action_col, int64_t reward_col) {
+  const int64_t T = obs.size(0), B = obs.size(1), S = obs.size(2), D = obs.size(3), k = reward_table.size(3);
   const int64_t K = weights.size(0), G = weights.size(1), H = G / 4, I = K - 1 - H;
   auto f32 = obs.options();
   Forward f;
@@ -135,18 +137,21 @@ Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tenso
   const float* HB = head_b.data_ptr<float>();
   const float* OBS = obs.data_ptr<float>();
   const float* R = reward_table.data_ptr<float>();
+  const int64_t* NS = next_state.data_ptr<int64_t>();
   const float* GU = gumbel.data_ptr<float>();
   float* ROWS = f.rows.data_ptr<float>();
   float* OUT = f.heads.data_ptr<float>();
   int64_t* A = f.actions.data_ptr<int64_t>();
   float* RW = f.rewards.data_ptr<float>();
   std::fill(ROWS, ROWS + B * K, 0.0f);  // h_{-1} = 0
+  std::vector<int64_t> state(B, 0);
 
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t b = 0; b < B; ++b) {  // x_t: observation, previous action and reward, then the 1
       float* x = ROWS + (t * B + b) * K;
       std::fill(x, x + I, 0.0f);
-      std::copy(OBS + (t * B + b) * D, OBS + (t * B + b + 1) * D, x);
+      const float* o = OBS + ((t * B + b) * S + state[b]) * D;
+      std::copy(o, o + D, x);
       if (t > 0 && action_col >= 0) x[action_col + A[(t - 1) * B + b]] = 1.0f;
       if (t > 0 && reward_col >= 0) x[reward_col] = RW[(t - 1) * B + b];
       x[I] = 1.0f;
@@ -170,8 +175,10 @@ Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tenso
         const float v = out[b * (k + 1) + a] + GU[(t * B + b) * k + a];
         if (v > best_value) best_value = v, best = a;
       }
+      const int64_t cell_index = ((t * B + b) * S + state[b]) * k + best;
       A[t * B + b] = best;
-      RW[t * B + b] = R[(t * B + b) * k + best];
+      RW[t * B + b] = R[cell_index];
+      state[b] = NS[cell_index];
     }
   }
   return f;
@@ -319,27 +326,35 @@ void check(const at::Tensor& t, const char* name) {
 // learn = true: [actions, rewards, losses (total, policy, value, entropy) float64, d weights, d head_w, d head_b].
 std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const at::Tensor& weights,
                                       const at::Tensor& head_w, const at::Tensor& head_b, const at::Tensor& obs,
-                                      const at::Tensor& reward_table, const at::Tensor& gumbel, int64_t action_col,
-                                      int64_t reward_col, double discount, double value_cost, double entropy_cost,
-                                      bool learn) {
+                                      const at::Tensor& reward_table, const at::Tensor& next_state,
+                                      const at::Tensor& gumbel, int64_t action_col, int64_t reward_col,
+                                      double discount, double value_cost, double entropy_cost, bool learn) {
   for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
                          {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
     check(*t, name);
+  TORCH_CHECK(next_state.scalar_type() == at::kLong && next_state.is_contiguous() &&
+                  next_state.sizes() == reward_table.sizes(),
+              "next_state must be a contiguous int64 tensor shaped as reward_table");
   TORCH_CHECK(cell == LSTM || cell == GRU, "cell must be 0 (LSTM) or 1 (GRU)");
   TORCH_CHECK(weights.size(1) % 4 == 0 && weights.size(1) / 4 == head_w.size(1), "weights must be [K, 4H]");
-  const int64_t T = obs.size(0), B = obs.size(1), k = reward_table.size(2), H = head_w.size(1);
+  TORCH_CHECK(obs.dim() == 4 && reward_table.dim() == 4 && gumbel.dim() == 3, "obs [T, B, S, D], reward_table "
+              "[T, B, S, k] and gumbel [T, B, k] expected");
+  const int64_t T = obs.size(0), B = obs.size(1), S = obs.size(2), k = reward_table.size(3), H = head_w.size(1);
   const int64_t I = weights.size(0) - 1 - H;  // input columns
-  TORCH_CHECK(obs.dim() == 3 && reward_table.sizes() == gumbel.sizes() && reward_table.size(0) == T &&
-                  reward_table.size(1) == B && head_w.size(0) == k + 1 && head_b.size(0) == k + 1,
-              "obs [T, B, D], reward_table and gumbel [T, B, k], heads [k + 1, H] expected");
-  TORCH_CHECK(obs.size(2) <= I && action_col + (action_col >= 0 ? k : 0) <= I && reward_col < I,
+  TORCH_CHECK(reward_table.size(0) == T && reward_table.size(1) == B && reward_table.size(2) == S &&
+                  gumbel.size(0) == T && gumbel.size(1) == B && gumbel.size(2) == k && head_w.size(0) == k + 1 &&
+                  head_b.size(0) == k + 1,
+              "obs [T, B, S, D], reward_table and gumbel [T, B, (S,) k], heads [k + 1, H] expected");
+  TORCH_CHECK(obs.size(3) <= I && action_col + (action_col >= 0 ? k : 0) <= I && reward_col < I,
               "the input columns (obs, action one-hot, reward) do not fit the weights' rows");
+  TORCH_CHECK(next_state.numel() == 0 || (next_state.min().item<int64_t>() >= 0 && next_state.max().item<int64_t>() < S),
+              "next_state must name states 0 .. S-1");
   at::NoGradGuard no_grad;
-  const int64_t need = workspace_floats(obs.size(0), obs.size(1), head_w.size(1), weights.size(0), reward_table.size(2));
+  const int64_t need = workspace_floats(T, B, H, weights.size(0), k);
   if (workspace.numel() < need) workspace.resize_({need});
   Carver carve{workspace};
-  Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, gumbel, action_col,
-                  reward_col);
+  Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, next_state, gumbel,
+                  action_col, reward_col);
   if (!learn) return {f.actions, f.rewards};
   auto d_heads = carve.take(f.heads.sizes());
   auto losses = loss_gradient(f, d_heads, discount, value_cost, entropy_cost);
@@ -353,7 +368,7 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
 
 TORCH_LIBRARY(evo_fastslow, m) {
   m.def("recurrent_a2c(Tensor(a!) workspace, int cell, Tensor weights, Tensor head_w, Tensor head_b, Tensor obs, "
-        "Tensor reward_table, Tensor gumbel, int action_col, int reward_col, float discount, "
+        "Tensor reward_table, Tensor next_state, Tensor gumbel, int action_col, int reward_col, float discount, "
         "float value_cost, float entropy_cost, bool learn) -> Tensor[]",
         &recurrent_a2c);
 }

@@ -46,7 +46,7 @@ class BanditTask(Task):
     """k-armed Bernoulli bandit, `trials` pulls per episode."""
 
     kind: ClassVar[str] = "bandit"
-    open_loop: ClassVar[bool] = True
+    tabular: ClassVar[bool] = True
     arms: int = Field(2, ge=2, le=100, description="number of arms")
     trials: int = Field(100, ge=1, le=10_000, description="pulls per episode")
     distribution: Literal["independent", "correlated"] = "independent"

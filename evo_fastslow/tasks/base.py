@@ -10,7 +10,7 @@ has a fixed number of trials per episode, so the B episodes of a batch start and
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Protocol
+from typing import Callable, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -33,22 +33,37 @@ class Episodes(Protocol):
     def random_reward(self) -> np.ndarray:
         """Expected episode reward [B] of the uniformly random policy."""
 
-    # Episodes of a task with `open_loop = True` also have
-    # open_loop() -> (observations [T, B, obs_dim], the reward every action would get [T, B, k]),
-    # so that a compiled acting loop (lifetime/fused.py) needs no call back into Python per trial.
+    # Episodes of a task with `tabular = True` also have tables() -> Tables, so that a compiled acting
+    # loop (lifetime/fused.py) needs no call back into Python per trial.
+
+
+class Tables(NamedTuple):
+    """An episode batch's dynamics, pre-drawn, over a few states (the first is state 0): at step t in
+    state s, the observation is obs[t, b, s]; action a earns reward[t, b, s, a] and leads to
+    next_state[t, b, s, a]. A task whose observations never depend on the actions has one state."""
+
+    obs: np.ndarray         # [T, B, S, obs_dim] float32
+    reward: np.ndarray      # [T, B, S, k] float32
+    next_state: np.ndarray  # [T, B, S, k] int64
+
+    @classmethod
+    def open_loop(cls, obs: np.ndarray, reward: np.ndarray) -> "Tables":
+        """One state: observations [T, B, obs_dim], the reward every action would get [T, B, k]."""
+        return cls(np.ascontiguousarray(obs[:, :, None]), np.ascontiguousarray(reward[:, :, None]),
+                   np.zeros(reward.shape[:2] + (1, reward.shape[2]), np.int64))
 
 
 class BernoulliArms:
     """Episodes whose observations `_obs` [T + 1, B, obs_dim] do not depend on the actions and whose
-    reward is noise[t, b] < probs[b, action] (bandits): `open_loop()` tabulates both up front."""
+    reward is noise[t, b] < probs[b, action] (bandits)."""
 
     _obs: np.ndarray    # [T + 1, B, obs_dim] float32
     probs: np.ndarray   # [B, k]
     noise: np.ndarray   # [T, B]
 
-    def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
+    def tables(self) -> Tables:
         rewards = (self.noise[:, :, None] < self.probs[None]).astype(np.float32)  # [T, B, k], as step()
-        return self._obs[:self.noise.shape[0]].copy(), rewards
+        return Tables.open_loop(self._obs[:self.noise.shape[0]], rewards)
 
 
 class Task(BaseModel):
@@ -57,7 +72,7 @@ class Task(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ClassVar[str]
-    open_loop: ClassVar[bool] = False  # observations never depend on actions: episodes have open_loop()
+    tabular: ClassVar[bool] = False  # its episodes give their dynamics as Tables (a compiled loop can run them)
     trials: int
 
     @property

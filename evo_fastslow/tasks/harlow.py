@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.tasks.base import Policy, Task
+from evo_fastslow.tasks.base import Policy, Tables, Task
 
 
 class HarlowEpisodes:
@@ -31,6 +31,10 @@ class HarlowEpisodes:
     def step(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (actions == self.rewarded_side[t]).astype(np.float32), self._obs[t + 1]
 
+    def tables(self) -> Tables:
+        rewards = (np.arange(2) == self.rewarded_side[..., None]).astype(np.float32)  # [T, B, 2], as step()
+        return Tables.open_loop(self._obs[:self.trials], rewards)
+
     def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
         return (actions == self.rewarded_side).astype(np.float64)
 
@@ -43,6 +47,7 @@ class HarlowEpisodes:
 
 class HarlowTask(Task):
     kind: ClassVar[str] = "harlow"
+    tabular: ClassVar[bool] = True  # one state: the objects' positions do not follow the choices
     trials: int = Field(6, ge=2, le=1000, description="trials per episode")
     object_dim: int = Field(8, ge=2, le=256, description="size of an object's random +-1 vector")
 

@@ -77,7 +77,7 @@ class RecurringStreams:
 
 class RecurringBanditTask(Task):
     kind: ClassVar[str] = "recurring-contextual-bandits"
-    open_loop: ClassVar[bool] = True  # contexts do not follow the actions (episodic memory is the agent's)
+    tabular: ClassVar[bool] = True  # one state: contexts do not follow the actions
     arms: int = Field(4, ge=2, le=100)
     trials: int = Field(10, ge=1, le=1000, description="pulls per episode")
     context_dim: int = Field(8, ge=2, le=256, description="size of a context vector")

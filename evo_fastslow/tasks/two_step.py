@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.tasks.base import Policy, Task
+from evo_fastslow.tasks.base import Policy, Tables, Task
 
 
 class TwoStepEpisodes:
@@ -50,6 +50,20 @@ class TwoStepEpisodes:
         probs = self._probs(trial)
         return (self.noise[trial] < probs).astype(np.float32), self._obs[t + 1]
 
+    def tables(self) -> Tables:
+        """States: 0 = stage 1, 1 and 2 = the second-stage states (observed as the one-hot of the state)."""
+        steps, batch, (good, bad) = 2 * self.task.trials, self.batch, self.task.reward_probabilities
+        obs = np.repeat(self._obs[:steps, :, None], 3, axis=2)
+        obs[:, :, :, :3] = np.eye(3, dtype=np.float32)
+        reward = np.zeros((steps, batch, 3, 2), np.float32)
+        next_state = np.zeros((steps, batch, 3, 2), np.int64)  # stage 2 -> stage 1
+        actions = np.arange(2)
+        next_state[0::2, :, 0] = 1 + np.where(self.common[..., None], actions, 1 - actions)
+        for second in (0, 1):
+            probs = np.where(self.better == second, good, bad).astype(np.float32)
+            reward[1::2, :, 1 + second] = (self.noise < probs)[..., None]
+        return Tables(obs, reward, next_state)
+
     def _probs(self, trial: int) -> np.ndarray:
         good, bad = self.task.reward_probabilities
         return np.where(self.second_state[trial] == self.better[trial], good, bad).astype(np.float32)
@@ -76,6 +90,7 @@ class TwoStepEpisodes:
 
 class TwoStepTask(Task):
     kind: ClassVar[str] = "two-step"
+    tabular: ClassVar[bool] = True  # three states: stage 1 and the two second-stage states
     trials: int = Field(100, ge=2, le=10_000, description="trials per episode (two env steps each)")
     common_probability: float = Field(0.8, gt=0.5, lt=1.0)
     reward_probabilities: tuple[float, float] = (0.9, 0.1)
