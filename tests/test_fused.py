@@ -92,6 +92,8 @@ def test_tables_are_what_stepping_gives(suite):
     task = load_suite(f"fitness/{suite}.yaml").build_task().model_copy(update={"trials": 20})
     episodes, rows = task.sample(6, np.random.default_rng(0)), np.arange(6)
     assert task.tabular
+    for tables in (episodes.tables(), task.sample(1, np.random.default_rng(0)).tables()):
+        assert all(a.flags.c_contiguous and a.flags.writeable for a in tables)  # as the kernel takes them
     obs, reward, next_state = episodes.tables()
     states = obs.shape[2]
     assert obs.shape == (task.steps, 6, states, task.obs_dim)

@@ -5,10 +5,10 @@ its time in per-trial interpreter and dispatch overhead, not arithmetic. The ker
 loop in C++, sends the matmuls to ATen, and backpropagates through the activations it kept while
 acting instead of replaying the episode (benchmarks/lifetime_throughput.py gives the figures).
 
-It fits an LSTM or GRU agent without episodic memory on a tabular task (`Task.tabular`: its episodes
-give their dynamics up front as tables over a few states, tasks/base.py: Tables; all shipped tasks). Everything else, and
-every machine where the kernel cannot be built, takes the Python path, which computes the same
-update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
+It fits an LSTM or GRU agent without episodic memory on a tabular task (`Task.tabular`: its
+episodes give their dynamics up front as tables over a few states, tasks/base.py: Tables; every
+shipped task is). Everything else, and every machine where the kernel cannot be built, takes the
+Python path, which computes the same update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
 two paths sample the same actions wherever their logits agree; `LifetimeResult.engine` says which ran.
 
 EVO_FASTSLOW_KERNEL: `auto` (default: build, else fall back with a warning), `off` (Python path),

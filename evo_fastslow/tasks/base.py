@@ -49,7 +49,8 @@ class Tables(NamedTuple):
     @classmethod
     def open_loop(cls, obs: np.ndarray, reward: np.ndarray) -> "Tables":
         """One state: observations [T, B, obs_dim], the reward every action would get [T, B, k]."""
-        return cls(np.ascontiguousarray(obs[:, :, None]), np.ascontiguousarray(reward[:, :, None]),
+        # contiguous and writable (a broadcast observation is neither): torch.from_numpy takes them as they are
+        return cls(np.require(obs[:, :, None], requirements="CW"), np.require(reward[:, :, None], requirements="CW"),
                    np.zeros(reward.shape[:2] + (1, reward.shape[2]), np.int64))
 
 
