@@ -92,9 +92,10 @@ def test_tables_are_what_stepping_gives(suite):
     task = load_suite(f"fitness/{suite}.yaml").build_task().model_copy(update={"trials": 20})
     episodes, rows = task.sample(6, np.random.default_rng(0)), np.arange(6)
     assert task.tabular
-    for tables in (episodes.tables(), task.sample(1, np.random.default_rng(0)).tables()):
-        assert all(a.flags.c_contiguous and a.flags.writeable for a in tables)  # as the kernel takes them
-    obs, reward, next_state = episodes.tables()
+    tables = episodes.tables()
+    for checked in (tables, task.sample(1, np.random.default_rng(0)).tables()):
+        assert all(a.flags.c_contiguous and a.flags.writeable for a in checked)  # as the kernel takes them
+    obs, reward, next_state = tables
     states = obs.shape[2]
     assert obs.shape == (task.steps, 6, states, task.obs_dim)
     assert reward.shape == next_state.shape == (task.steps, 6, states, task.n_actions)

@@ -123,7 +123,7 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     updates = suite.lifetime.train_env_steps / (batch * task.steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
     if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular:
-        core = 0.45  # fused kernel: 432k-664k env-steps/s against 184k-336k for the Python path
+        core = 0.45  # fused kernel: about twice the Python path's env-steps/s (benchmarks/lifetime_throughput.py)
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 
 

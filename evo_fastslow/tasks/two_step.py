@@ -19,6 +19,11 @@ from pydantic import Field
 from evo_fastslow.tasks.base import Policy, Tables, Task
 
 
+def _transition(common: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The second-stage state (0 or 1) a stage-1 action leads to: its own on a common transition."""
+    return np.where(common, actions, 1 - actions)
+
+
 class TwoStepEpisodes:
     def __init__(self, task: "TwoStepTask", batch: int, rng: np.random.Generator):
         trials, steps = task.trials, 2 * task.trials
@@ -41,32 +46,31 @@ class TwoStepEpisodes:
     def step(self, t: int, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         trial = t // 2
         if t % 2 == 0:  # stage 1: transition
-            state = np.where(self.common[trial], actions, 1 - actions)
+            state = _transition(self.common[trial], actions)
             self.second_state[trial] = state
             obs = self._obs[t + 1]
             obs[:, 1:3] = 0.0
             obs[self.rows, 1 + state] = 1.0
             return np.zeros(self.batch, np.float32), obs
-        probs = self._probs(trial)
+        probs = self._probs(self.second_state[trial], self.better[trial])
         return (self.noise[trial] < probs).astype(np.float32), self._obs[t + 1]
 
     def tables(self) -> Tables:
         """States: 0 = stage 1, 1 and 2 = the second-stage states (observed as the one-hot of the state)."""
-        steps, batch, (good, bad) = 2 * self.task.trials, self.batch, self.task.reward_probabilities
+        steps, batch = 2 * self.task.trials, self.batch
         obs = np.repeat(self._obs[:steps, :, None], 3, axis=2)
         obs[:, :, :, :3] = np.eye(3, dtype=np.float32)
         reward = np.zeros((steps, batch, 3, 2), np.float32)
         next_state = np.zeros((steps, batch, 3, 2), np.int64)  # stage 2 -> stage 1
-        actions = np.arange(2)
-        next_state[0::2, :, 0] = 1 + np.where(self.common[..., None], actions, 1 - actions)
+        next_state[0::2, :, 0] = 1 + _transition(self.common[..., None], np.arange(2))
         for second in (0, 1):
-            probs = np.where(self.better == second, good, bad).astype(np.float32)
-            reward[1::2, :, 1 + second] = (self.noise < probs)[..., None]
+            reward[1::2, :, 1 + second] = (self.noise < self._probs(second, self.better))[..., None]
         return Tables(obs, reward, next_state)
 
-    def _probs(self, trial: int) -> np.ndarray:
+    def _probs(self, second_state: np.ndarray | int, better: np.ndarray) -> np.ndarray:
+        """Reward probability in a second-stage state (0 or 1), given which one is better."""
         good, bad = self.task.reward_probabilities
-        return np.where(self.second_state[trial] == self.better[trial], good, bad).astype(np.float32)
+        return np.where(second_state == better, good, bad).astype(np.float32)
 
     def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
         """Per step: 0 at stage 1; at stage 2 the expected reward the stage-1 choice earned."""
