@@ -4,8 +4,10 @@ The naive way is what most meta-RL code does: one Gymnasium env stepped one epis
 (batch 1), an LSTMCell and a torch.distributions.Categorical per step, autograd through the rollout,
 an A2C update per episode. The batched lifetime is `run_lifetime` itself: through the fused kernel
 where the genome fits it (lifetime/fused.py), and then also through the Python path
-(EVO_FASTSLOW_KERNEL=off) beside it. Each configuration runs in a fresh process (so peak memory is
-its own), one after the other, on one thread.
+(EVO_FASTSLOW_KERNEL=off) beside it; each in both numerics modes: `reproducible` (the default: the
+same numbers on every CPU) beside `native` (ATen's and NumPy's per-CPU kernels, what the project did
+before issue 11). Each configuration runs in a fresh process (so peak memory is its own), one after
+the other, on one thread.
 
     python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
 
@@ -39,10 +41,11 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def batched(genome_spec: str, changes: dict, suite_path: str, batch: int, kernel: str
+def batched(genome_spec: str, changes: dict, suite_path: str, batch: int, kernel: str, numerics: str
             ) -> tuple[float, float, float, bool]:
     """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?) of run_lifetime at batch B."""
     os.environ["EVO_FASTSLOW_KERNEL"] = kernel
+    os.environ["EVO_FASTSLOW_NUMERICS"] = numerics
     import torch
 
     from evo_fastslow.genome import load_genome
@@ -131,6 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="only the suites whose name contains this")
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--numerics", nargs="+", default=["reproducible", "native"], help="numerics modes to measure")
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
@@ -138,8 +142,10 @@ def main() -> None:
     from evo_fastslow.genome import load_genome
 
     table = Table(title="lifetime throughput, one core, learning included")
-    for column in ("suite", "genome", "approach", "env-steps/s", "x naive", "s per lifetime", "peak MiB"):
-        table.add_column(column, justify="left" if column in ("suite", "genome", "approach") else "right")
+    columns = ("suite", "genome", "approach", "numerics", "env-steps/s", "x naive", "x native", "s per lifetime",
+               "peak MiB")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("suite", "genome", "approach", "numerics") else "right")
     for name, suite_name, changes in PAIRS:
         if args.only and args.only not in suite_name:
             continue
@@ -148,16 +154,24 @@ def main() -> None:
         rows, naive_rate = [], None
         if load_genome(spec)["episodic_memory"] == "off" and not changes:  # the naive loop is an LSTM's
             naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)
-            rows.append(("naive: gymnasium env, batch 1", naive_rate, seconds, peak))
+            rows.append(("naive: gymnasium env, batch 1", "native", naive_rate, seconds, peak))
         for batch in args.batches:
-            rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, changes, suite, batch, "auto")
-            rows.append((f"{'fused kernel' if used_kernel else 'Python path'}, B={batch}", rate, seconds, peak))
-            if used_kernel:
-                rate, seconds, peak, _ = _in_fresh_process(batched, spec, changes, suite, batch, "off")
-                rows.append((f"Python path, B={batch}", rate, seconds, peak))
-        for approach, rate, seconds, peak in rows:
+            fits = True
+            for kernel in ("auto", "off"):
+                for numerics in args.numerics:
+                    if kernel == "off" and not fits:
+                        break  # the genome does not fit the kernel: "auto" already measured the Python path
+                    rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, changes, suite, batch, kernel,
+                                                                         numerics)
+                    fits = fits and (used_kernel or kernel == "off")
+                    rows.append((f"{'fused kernel' if used_kernel else 'Python path'}, B={batch}", numerics, rate,
+                                 seconds, peak))
+        native = {approach: rate for approach, numerics, rate, _, _ in rows if numerics == "native"}
+        for approach, numerics, rate, seconds, peak in rows:
             ratio = f"{rate / naive_rate:.1f}" if naive_rate else "-"
-            table.add_row(suite_name, label, approach, f"{rate:,.0f}", ratio, f"{seconds:,.0f}", f"{peak:,.0f}")
+            versus = f"{rate / native[approach]:.2f}" if approach in native and numerics != "native" else "-"
+            table.add_row(suite_name, label, approach, numerics, f"{rate:,.0f}", ratio, versus, f"{seconds:,.0f}",
+                          f"{peak:,.0f}")
     Console(width=160).print(table)
 
 

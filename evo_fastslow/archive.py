@@ -2,6 +2,10 @@
 
 WAL mode, one writer (the run's driver). Genome ids are `generation * population + index`, so a
 resumed run writes the same ids as an uninterrupted one.
+
+The schema has a version (SQLite's `user_version`): an archive of an older version is migrated in
+place when opened, one of a newer version is refused, a file that is not an archive is named as such.
+Version 1 had no numeric fingerprints (evaluations read as fingerprint '').
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from evo_fastslow.errors import InputError
+
+VERSION = 2
+TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
     key TEXT PRIMARY KEY, value TEXT NOT NULL
@@ -26,7 +34,11 @@ CREATE TABLE IF NOT EXISTS evaluations (
     genome_id INTEGER PRIMARY KEY REFERENCES genomes(id),
     status TEXT NOT NULL, reason TEXT NOT NULL, fitness REAL NOT NULL,
     scores TEXT NOT NULL, metrics TEXT NOT NULL, curves TEXT NOT NULL,
-    wall_seconds REAL NOT NULL, worker TEXT NOT NULL, recorded_at REAL NOT NULL
+    wall_seconds REAL NOT NULL, worker TEXT NOT NULL, recorded_at REAL NOT NULL,
+    fingerprint TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    digest TEXT PRIMARY KEY, details TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY, best_fitness REAL NOT NULL, mean_fitness REAL NOT NULL,
@@ -57,15 +69,42 @@ class Evaluation:
     curves: dict[str, list]
     wall_seconds: float
     worker: str
+    fingerprint: str = ""  # digest of the worker's numeric fingerprint (numerics/fingerprint.py)
 
 
 class Archive:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, create: bool = True):
+        """Open (and migrate) the archive at `path`; with create=False it must exist already."""
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        if not create and not self.path.is_file():
+            raise InputError(str(self.path), "file", "an archive written by `evo-fastslow evolve`")
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self._open()
+        except sqlite3.DatabaseError as err:
+            raise InputError(str(self.path), "file", f"an SQLite archive written by evo-fastslow ({err})") from None
+
+    def _open(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version > VERSION:
+            self.db.close()
+            raise InputError(str(self.path), "schema version",
+                             f"at most {VERSION} (written by a newer evo-fastslow, version {version}: upgrade)")
+        if self.db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            self.db.close()
+            raise InputError(str(self.path), "file", "an intact SQLite archive (it is damaged)")
+        if tables and not TABLES <= tables:
+            self.db.close()
+            raise InputError(str(self.path), "tables", f"an evo-fastslow archive ({', '.join(sorted(TABLES))}); "
+                             f"found {', '.join(sorted(tables))}")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        if tables and version < 2:  # version 1: no fingerprints
+            with self.db:
+                self.db.execute("ALTER TABLE evaluations ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
         self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA user_version = {VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -82,7 +121,10 @@ class Archive:
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        try:
+            return json.loads(row[0]) if row else default
+        except (json.JSONDecodeError, TypeError):
+            raise InputError(str(self.path), f"run.{key}", "JSON written by evo-fastslow (the archive is damaged)") from None
 
     # --- genomes and evaluations --------------------------------------------------------------
     def add_genomes(self, records: list[GenomeRecord]) -> None:
@@ -96,15 +138,28 @@ class Archive:
                     self.db.execute("INSERT INTO genomes VALUES (?, ?, ?, ?, ?, ?)",
                                     (r.id, r.generation, r.idx, *row))
                 elif tuple(existing) != row:
-                    raise RuntimeError(f"archive {self.path}: genome {r.id} differs from the one this run "
-                                       "makes now (was the code or the config changed before resume?)")
+                    raise InputError(str(self.path), f"genome {r.id}", "the genome this run makes now: it "
+                                     "differs (the config or the searcher's code changed before resume)")
 
     def add_evaluation(self, e: Evaluation) -> None:
         """Committed at once: a crash after this loses nothing of it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.genome_id, e.status, e.reason, e.fitness, json.dumps(e.scores, sort_keys=True),
-             json.dumps(e.metrics, sort_keys=True), json.dumps(e.curves), e.wall_seconds, e.worker, time.time()))
+             json.dumps(e.metrics, sort_keys=True), json.dumps(e.curves), e.wall_seconds, e.worker, time.time(),
+             e.fingerprint))
+
+    def add_fingerprint(self, details: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR IGNORE INTO fingerprints VALUES (?, ?)",
+                        (details["digest"], json.dumps(details, sort_keys=True)))
+
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Every numeric fingerprint seen in this run, by digest."""
+        return {row[0]: json.loads(row[1]) for row in self.db.execute("SELECT digest, details FROM fingerprints")}
+
+    def fingerprint_counts(self) -> dict[str, int]:
+        """How many evaluations each fingerprint digest computed ('' for archives of version 1)."""
+        return dict(self.db.execute("SELECT fingerprint, COUNT(*) FROM evaluations GROUP BY fingerprint"))
 
     def evaluations(self, genome_ids: list[int] | None = None) -> dict[int, Evaluation]:
         """Evaluations by genome id: all, or those of `genome_ids` (a generation's, typically)."""
@@ -115,13 +170,13 @@ class Archive:
         else:
             rows = self.db.execute(f"SELECT * FROM evaluations WHERE genome_id IN ({','.join('?' * len(genome_ids))})",
                                    genome_ids).fetchall()
-        return {row[0]: _evaluation(row) for row in rows}
+        return {row[0]: _evaluation(row, self.path) for row in rows}
 
     def genomes(self, generation: int | None = None) -> list[GenomeRecord]:
         query, args = "SELECT * FROM genomes", ()
         if generation is not None:
             query, args = query + " WHERE generation = ?", (generation,)
-        return [_genome(row) for row in self.db.execute(query + " ORDER BY id", args)]
+        return [_genome(row, self.path) for row in self.db.execute(query + " ORDER BY id", args)]
 
     def end_generation(self, generation: int, best: float, mean: float, best_id: int, evaluations: int,
                        failures: int, wall_seconds: float) -> None:
@@ -136,7 +191,7 @@ class Archive:
         rows = self.db.execute(
             "SELECT g.*, e.* FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
             "ORDER BY e.fitness DESC, g.id ASC" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
-        return [(_genome(row[:6]), _evaluation(row[6:])) for row in rows]
+        return [(_genome(row[:6], self.path), _evaluation(row[6:], self.path)) for row in rows]
 
     def snapshot(self) -> list[tuple]:
         """What two runs must agree on: every genome and its evaluation's outcome (no timings, no workers)."""
@@ -146,10 +201,18 @@ class Archive:
         ).fetchall()
 
 
-def _genome(row: tuple) -> GenomeRecord:
-    return GenomeRecord(row[0], row[1], row[2], json.loads(row[3]), row[4], json.loads(row[5]))
+def _genome(row: tuple, path: Path) -> GenomeRecord:
+    return GenomeRecord(row[0], row[1], row[2], _json(row[3], "genomes", row[0], path), row[4],
+                        _json(row[5], "genomes", row[0], path))
 
 
-def _evaluation(row: tuple) -> Evaluation:
-    return Evaluation(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]),
-                      json.loads(row[6]), row[7], row[8])
+def _evaluation(row: tuple, path: Path) -> Evaluation:
+    scores, metrics, curves = (_json(row[i], "evaluations", row[0], path) for i in (4, 5, 6))
+    return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10])
+
+
+def _json(text: str, table: str, key: int, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        raise InputError(str(path), f"{table} row {key}", "JSON written by evo-fastslow (the archive is damaged)") from None

@@ -109,7 +109,7 @@ def _found(run_dir: Path) -> None:
     from evo_fastslow.archive import Archive
 
     console = Console()
-    with Archive(run_dir / "archive.sqlite") as archive:
+    with Archive(run_dir / "archive.sqlite", create=False) as archive:
         best = archive.ranked(1)
         console.print(top_table(archive, 3))
         console.print(biases_table(archive))
@@ -124,7 +124,7 @@ def _inspect(args: argparse.Namespace) -> int:
     from evo_fastslow.analysis.report import export_top, plot_progress, print_report
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "archive.sqlite").exists():
+    if not (run_dir / "archive.sqlite").is_file():
         raise InputError(str(run_dir), "archive.sqlite", "a run directory made by `evo-fastslow evolve`")
     print_report(run_dir, args.top, Console())
     if args.export:

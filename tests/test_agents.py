@@ -83,3 +83,32 @@ def test_reset_zeroes_only_masked_episodes(core):
     out = reset(state, torch.tensor([True, False]))
     for s in out:
         assert (s[0] == 0).all() and (s[1] == 1).all()
+
+
+@pytest.mark.parametrize("embedding", [False, True])
+def test_the_episodic_lstm_replay_in_cpp_equals_the_autograd_loop(embedding):
+    """The reproducible mode replays an epLSTM in one C++ call (numerics/episodic_lstm.cpp); the same
+    cell as a loop of autograd ops must give the same outputs and gradients, weights and inputs (an
+    embedding upstream needs d x), within float32 rounding (the two sum the gate pre-activations in
+    different orders): atol 1e-6, rtol 1e-4."""
+    genome = SEARCH_SPACE.default().with_genes(core="lstm", hidden_size=12, episodic_memory="reinstate",
+                                               memory_key="embedding" if embedding else "observation")
+    agent = build_agent(genome, 5, 3, seed=2)
+    core = agent.core
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.standard_normal((9, 4, core.weight_ih.shape[1])).astype(np.float32)).requires_grad_()
+    retrieved = torch.from_numpy(rng.standard_normal((9, 4, 12)).astype(np.float32))
+    upstream = torch.from_numpy(rng.standard_normal((9, 4, 12)).astype(np.float32))
+    results = []
+    for replay in (lambda: core.replay(x, core.initial_state(4), retrieved),
+                   lambda: core.replay_loop(x, core.initial_state(4), torch.tanh(retrieved))):
+        core.zero_grad(set_to_none=True)
+        x.grad = None
+        h = replay()
+        (h * upstream).sum().backward()
+        results.append((h.detach().clone(), x.grad.clone(), {n: p.grad.clone() for n, p in core.named_parameters()}))
+    (h_cpp, dx_cpp, grads_cpp), (h_loop, dx_loop, grads_loop) = results
+    torch.testing.assert_close(h_cpp, h_loop, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(dx_cpp, dx_loop, atol=1e-6, rtol=1e-4)
+    for name in grads_loop:
+        torch.testing.assert_close(grads_cpp[name], grads_loop[name], atol=1e-6, rtol=1e-4, msg=name)

@@ -1,9 +1,10 @@
 """The fused lifetime kernel against the Python path it replaces, and the fallback between them.
 
-Tolerances: one update's actions and rewards are equal (same noise, logits agree to ~1e-7, so an
-argmax flips only on a near tie); loss parts within 1e-5 and gradients within 1e-6 + 1e-4 relative
-(float32 rounding: the two paths sum in different orders). Over a whole lifetime the two paths drift
-apart like two training runs, so lifetimes are compared by what they learn (test_science.py pins it).
+In the reproducible numerics mode both paths run the same deterministic arithmetic in the same order
+(the kernel's cell code, loss and optimizer), so they are compared exactly: one update's gradients bit
+for bit, and whole lifetimes. In the native mode (ATen's BLAS) they sum in different orders: one
+update's actions and rewards are equal (logits agree to ~1e-7, an argmax flips only on a near tie),
+loss parts within 1e-5 and gradients within 1e-6 + 1e-4 relative; over a lifetime they drift apart.
 """
 
 import math
@@ -19,6 +20,7 @@ from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime import run as run_module
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
+from evo_fastslow.numerics import build, ops
 from evo_fastslow.suite import load_suite
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.harlow import HarlowTask
@@ -46,6 +48,7 @@ def _python_update(agent, task, episodes, genome, batch, seed):
     return rollout, loss, {name: p.grad.clone() for name, p in agent.named_parameters()}
 
 
+@pytest.mark.parametrize("numerics", ["reproducible", "native"])
 @pytest.mark.parametrize("core", ["lstm", "gru"])
 @pytest.mark.parametrize("meta", ["action_reward", "reward", "none"])
 @pytest.mark.parametrize("task,hidden,batch", [
@@ -55,7 +58,8 @@ def _python_update(agent, task, episodes, genome, batch, seed):
     (HarlowTask(trials=6, object_dim=4), 16, 8),
     (TwoStepTask(trials=12), 24, 8),  # three states
 ], ids=["bandit-2", "bandit-5", "recurring", "harlow", "two-step"])
-def test_one_update_equals_the_python_path(core, meta, task, hidden, batch):
+def test_one_update_equals_the_python_path(numerics, core, meta, task, hidden, batch, monkeypatch):
+    monkeypatch.setenv("EVO_FASTSLOW_NUMERICS", numerics)
     genome = REFERENCE.with_genes(core=core, meta_inputs=meta, hidden_size=hidden, episodes_per_update=batch,
                                   entropy_cost=0.05)
     agent = build_agent(genome, task.obs_dim, task.n_actions, seed=3)
@@ -65,6 +69,12 @@ def test_one_update_equals_the_python_path(core, meta, task, hidden, batch):
     fused_rollout, fused_loss = fused.update(agent, episodes, genome, batch, np.random.default_rng(5))
     assert np.array_equal(rollout.actions, fused_rollout.actions)
     assert np.array_equal(rollout.rewards, fused_rollout.rewards)
+    if numerics == "reproducible":  # the same arithmetic in the same order: the same bits
+        assert [getattr(fused_loss, p) for p in ("policy", "value", "entropy")] == \
+               [getattr(loss, p) for p in ("policy", "value", "entropy")]
+        for name, parameter in agent.named_parameters():
+            assert torch.equal(parameter.grad, grads[name]), name
+        return
     for part in ("policy", "value", "entropy"):
         assert getattr(fused_loss, part) == pytest.approx(getattr(loss, part), abs=1e-5)
     assert fused_loss.total.item() == pytest.approx(loss.total.item(), abs=1e-5)
@@ -131,19 +141,24 @@ def _without_time(result):
     return data
 
 
+@pytest.mark.parametrize("numerics", ["reproducible", "native"])
 @pytest.mark.parametrize("core", ["lstm", "gru"])
-def test_each_path_is_deterministic_and_both_start_alike(tiny_suite, monkeypatch, core):
+def test_each_path_is_deterministic_and_both_start_alike(tiny_suite, monkeypatch, numerics, core):
+    monkeypatch.setenv("EVO_FASTSLOW_NUMERICS", numerics)
     genome = REFERENCE.with_genes(core=core, episodes_per_update=16)
-    fast = [run_lifetime(genome, tiny_suite, seed=7) for _ in range(2)]
+    fast = [_without_time(run_lifetime(genome, tiny_suite, seed=7)) for _ in range(2)]
     monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
-    slow = [run_lifetime(genome, tiny_suite, seed=7) for _ in range(2)]
-    assert _without_time(fast[0]) == _without_time(fast[1])
-    assert _without_time(slow[0]) == _without_time(slow[1])
-    assert fast[0].status == slow[0].status == "ok" and fast[0].updates == slow[0].updates
-    # the first update's reward is the same (same noise, same initial weights); after 40 updates the two
-    # have barely drifted apart (seed 7: equal regrets). What a whole lifetime learns: test_science.py
-    assert fast[0].learning_curve[0] == slow[0].learning_curve[0]
-    assert fast[0].test_regret == pytest.approx(slow[0].test_regret, abs=1.0)
+    slow = [_without_time(run_lifetime(genome, tiny_suite, seed=7)) for _ in range(2)]
+    assert fast[0] == fast[1] and slow[0] == slow[1]
+    assert fast[0]["status"] == slow[0]["status"] == "ok" and fast[0]["updates"] == slow[0]["updates"]
+    assert (fast[0].pop("engine"), slow[0].pop("engine")) == ("fused", "python")
+    if numerics == "reproducible":  # one arithmetic: the whole lifetime is the same, bit for bit
+        assert fast[0] == slow[0]
+        return
+    # native: the first update's reward is the same (same noise, same initial weights), then the two
+    # drift apart like two training runs of one algorithm
+    assert fast[0]["learning_curve"][0] == slow[0]["learning_curve"][0]
+    assert fast[0]["test_regret"] == pytest.approx(slow[0]["test_regret"], abs=1.0)
 
 
 def test_the_python_path_runs_when_the_kernel_is_off(tiny_suite, python_path, monkeypatch):
@@ -153,20 +168,28 @@ def test_the_python_path_runs_when_the_kernel_is_off(tiny_suite, python_path, mo
 
 
 def test_a_failed_build_falls_back_with_a_warning_or_fails_when_required(tiny_suite, monkeypatch):
+    """Native numerics fall back to the Python path (NumPy and torch); the reproducible mode needs the
+    built kernels on either path, so there the lifetime fails, naming why (evaluate() records it)."""
     def no_compiler():
         raise OSError("no C++ compiler")
 
-    monkeypatch.setattr(fused, "_build", no_compiler)
+    monkeypatch.setattr(build, "_build", no_compiler)
+    monkeypatch.setattr(build, "_state", {})
+    monkeypatch.setattr(ops, "_loaded", None)
     monkeypatch.setattr(fused, "_built", None)
+    monkeypatch.setenv("EVO_FASTSLOW_NUMERICS", "native")
     with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
         assert not fused.kernel_available()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # warned once per process, not per update
         result = run_lifetime(REFERENCE, tiny_suite, seed=0)
-    assert result.status == "ok"
+    assert result.status == "ok" and result.engine == "python"
+    monkeypatch.setenv("EVO_FASTSLOW_NUMERICS", "reproducible")
+    with pytest.raises(RuntimeError, match="kernels could not be built: no C\\+\\+ compiler"):
+        run_lifetime(REFERENCE, tiny_suite, seed=0)
     monkeypatch.setattr(fused, "_built", None)
     monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "require")
-    with pytest.raises(OSError, match="no C\\+\\+ compiler"):
+    with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
         fused.kernel_available()
 
 
@@ -184,7 +207,7 @@ def test_the_kernel_refuses_shapes_that_do_not_fit():
 
     def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long)):
         torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, next_state, gumbel,
-                                             action_col, -1, 0.9, 0.1, 0.1, True)
+                                             action_col, -1, 0.9, 0.1, 0.1, True, False)
 
     call()  # fits
     with pytest.raises(RuntimeError, match="do not fit"):

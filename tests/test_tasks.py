@@ -1,6 +1,9 @@
 """Task distributions: Gymnasium twins pass check_env and match the batched twins; baselines match
 the literature's (and exact dynamic-programming) values."""
 
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -13,6 +16,19 @@ from evo_fastslow.tasks import GYM_IDS, TASKS, BanditTask, run_policy
 def test_registered_envs_pass_check_env(gym_id):
     env = gym.make(gym_id)
     check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("how", ["module-prefix", "import-package"])
+def test_every_id_is_made_in_a_fresh_interpreter_as_gymnasium_promises(how):
+    """`gymnasium.make("evo_fastslow:ID")` with no import (Gymnasium imports the module before the colon),
+    and `gymnasium.make(ID)` after a bare `import evo_fastslow`; each env then passes check_env."""
+    prefix, setup = ("evo_fastslow:", "") if how == "module-prefix" else ("", "import evo_fastslow; ")
+    code = (f"{setup}import gymnasium; from gymnasium.utils.env_checker import check_env\n"
+            f"for env_id in {list(GYM_IDS.values())!r}:\n"
+            f"    check_env(gymnasium.make('{prefix}' + env_id).unwrapped, skip_render_check=True)\n"
+            "print('checked')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "checked", proc.stderr[-1500:]
 
 
 @pytest.mark.parametrize("kind", list(TASKS))

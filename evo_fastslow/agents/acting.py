@@ -1,5 +1,6 @@
 """The acting pass in NumPy: a snapshot of an agent's weights that steps B episodes one trial at a time.
 
+Its arithmetic goes through numerics/ops.py (deterministic in the reproducible mode).
 Why NumPy: the acting pass is a Python loop over trials with a dozen small array ops per trial; at
 these sizes a NumPy op costs about 1 us against 3-5 us for a torch dispatch, which made acting 2.5x
 faster (benchmarks/lifetime_throughput.py). No gradients are needed here: the learning pass replays
@@ -11,18 +12,13 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from evo_fastslow.numerics import ops
+
 State = tuple[np.ndarray, ...]
 
 
 def _np(parameter: nn.Parameter) -> np.ndarray:
     return parameter.detach().numpy().astype(np.float32, copy=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    x += 1.0
-    return np.reciprocal(x, out=x)
 
 
 class LSTMActor:
@@ -41,14 +37,14 @@ class LSTMActor:
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, c = state
         H = self.hidden
-        gates = x @ self.w_x
-        gates += h @ self.w_h
+        gates = ops.matmul(x, self.w_x)
+        gates += ops.matmul(h, self.w_h)
         gates += self.bias
-        ifo = _sigmoid(gates[:, :3 * H])
-        g = np.tanh(gates[:, 3 * H:])
+        ifo = ops.sigmoid(gates[:, :3 * H])
+        g = ops.tanh(gates[:, 3 * H:])
         c = ifo[:, H:2 * H] * c
         c += ifo[:, :H] * g
-        h = ifo[:, 2 * H:] * np.tanh(c)
+        h = ifo[:, 2 * H:] * ops.tanh(c)
         return h, (h, c)
 
 
@@ -63,12 +59,12 @@ class GRUActor:
 
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, H = state[0], self.hidden
-        gx = x @ self.w_x
+        gx = ops.matmul(x, self.w_x)
         gx += self.b_x
-        gh = h @ self.w_h
+        gh = ops.matmul(h, self.w_h)
         gh += self.b_h
-        rz = _sigmoid(gx[:, :2 * H] + gh[:, :2 * H])
-        n = np.tanh(gx[:, 2 * H:] + rz[:, :H] * gh[:, 2 * H:])
+        rz = ops.sigmoid(gx[:, :2 * H] + gh[:, :2 * H])
+        n = ops.tanh(gx[:, 2 * H:] + rz[:, :H] * gh[:, 2 * H:])
         h = n + rz[:, H:] * (h - n)
         return h, (h,)
 
@@ -81,9 +77,9 @@ class FeedforwardActor:
         return ()
 
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        h = x @ self.w
+        h = ops.matmul(x, self.w)
         h += self.b
-        return np.tanh(h, out=h), state
+        return ops.tanh(h), state
 
 
 class EpisodicLSTMActor:
@@ -103,10 +99,10 @@ class EpisodicLSTMActor:
     def step(self, x: np.ndarray, state: State, reinstated: np.ndarray) -> tuple[np.ndarray, State]:
         h, c = state
         H = self.hidden
-        gates = x @ self.w_x
-        gates += h @ self.w_h
+        gates = ops.matmul(x, self.w_x)
+        gates += ops.matmul(h, self.w_h)
         gates += self.bias
-        s = _sigmoid(gates[:, :4 * H])
-        c = s[:, H:2 * H] * c + s[:, :H] * np.tanh(gates[:, 4 * H:]) + s[:, 3 * H:4 * H] * np.tanh(reinstated)
-        h = s[:, 2 * H:3 * H] * np.tanh(c)
+        s = ops.sigmoid(gates[:, :4 * H])
+        c = s[:, H:2 * H] * c + s[:, :H] * ops.tanh(gates[:, 4 * H:]) + s[:, 3 * H:4 * H] * ops.tanh(reinstated)
+        h = s[:, 2 * H:3 * H] * ops.tanh(c)
         return h, (h, c)

@@ -15,14 +15,18 @@ and that embedding is the memory key; with `observation`, the raw observation is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
 
-from evo_fastslow.agents.acting import _np, _sigmoid
+from evo_fastslow.agents.acting import _np
 from evo_fastslow.agents.cores import CORES, EpisodicLSTMCore, State
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
+from evo_fastslow.numerics import ops
+from evo_fastslow.seeds import numpy_generator
 
 EMBEDDING = 16  # width of the observation embedding used as memory key
 
@@ -76,9 +80,11 @@ class Agent(nn.Module):
         end = self.input_size - self.reinstated_size
         inputs = x[..., :end]
         if self.embed is not None:
-            inputs = torch.cat([torch.tanh(self.embed(x[..., :self.obs_dim])), x[..., self.obs_dim:end]], dim=-1)
+            embedded = ops.tanh_t(ops.linear(x[..., :self.obs_dim], self.embed.weight, self.embed.bias))
+            inputs = torch.cat([embedded, x[..., self.obs_dim:end]], dim=-1)
         if self.gate is not None:
-            inputs = torch.cat([inputs, torch.sigmoid(self.gate(inputs)) * torch.tanh(x[..., end:])], dim=-1)
+            gate = ops.sigmoid_t(ops.linear(inputs, self.gate.weight, self.gate.bias))
+            inputs = torch.cat([inputs, gate * ops.tanh_t(x[..., end:])], dim=-1)
         return inputs
 
     def actor(self) -> "Actor":
@@ -100,16 +106,40 @@ class Agent(nn.Module):
         return self.heads(h, x)
 
     def heads(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        critic_in = torch.cat([h, x[..., self.read_col:self.read_col + 1]], dim=-1) \
-            if self.memory_kind == "value" else h
-        return self.policy(h), self.value(critic_in).squeeze(-1)
+        """Policy logits [..., k] and values [...]. Without a value memory both heads are one linear map
+        of h, as in the fused kernel (so the two engines sum in the same order)."""
+        if self.memory_kind == "value":  # the critic also sees the memory's read
+            critic_in = torch.cat([h, x[..., self.read_col:self.read_col + 1]], dim=-1)
+            logits = ops.linear(h, self.policy.weight, self.policy.bias)
+            return logits, ops.linear(critic_in, self.value.weight, self.value.bias).squeeze(-1)
+        weight = torch.cat([self.policy.weight, self.value.weight])
+        both = ops.linear(h, weight, torch.cat([self.policy.bias, self.value.bias]))
+        return both[..., :self.n_actions], both[..., self.n_actions]
 
 
 def build_agent(genome: Genome, obs_dim: int, n_actions: int, seed: int) -> Agent:
-    """Build with weights initialised from `seed` alone; the global RNG is left as it was."""
+    """Build with weights initialised from `seed` alone (torch's default distributions, drawn by NumPy:
+    torch's own samplers give other numbers under other CPU capabilities); the global RNG is untouched."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Agent(genome, obs_dim, n_actions)
+        agent = Agent(genome, obs_dim, n_actions)
+    rng = numpy_generator(seed, "init")
+    with torch.no_grad():
+        for module in agent.modules():
+            for name, parameter in module.named_parameters(recurse=False):
+                bound = _init_bound(module, name)
+                values = rng.uniform(-bound, bound, parameter.shape) if bound else np.zeros(parameter.shape)
+                parameter.copy_(torch.from_numpy(values.astype(np.float32)))
+    return agent
+
+
+def _init_bound(module: nn.Module, name: str) -> float:
+    """torch's default: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for linear layers, 1/sqrt(hidden) for
+    recurrent ones; the epLSTM's biases start at zero."""
+    if isinstance(module, nn.Linear):
+        return 1.0 / math.sqrt(module.in_features)
+    if isinstance(module, EpisodicLSTMCore) and name == "bias":
+        return 0.0
+    return 1.0 / math.sqrt(module.hidden_size)
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -147,7 +177,7 @@ class Actor:
     def key(self, obs: np.ndarray) -> np.ndarray:
         if self.embed is None:
             return obs
-        return np.tanh(obs @ self.embed[0] + self.embed[1])
+        return ops.tanh(ops.matmul(obs, self.embed[0]) + self.embed[1])
 
     def _core_inputs(self, x: np.ndarray) -> np.ndarray:
         end = self.reinstated_col
@@ -155,8 +185,8 @@ class Actor:
         if self.embed is not None:
             inputs = np.concatenate([self.key(x[:, :self.obs_dim]), x[:, self.obs_dim:end]], axis=1)
         if self.gate is not None:
-            gate = _sigmoid(inputs @ self.gate[0] + self.gate[1])
-            inputs = np.concatenate([inputs, gate * np.tanh(x[:, end:])], axis=1)
+            gate = ops.sigmoid(ops.matmul(inputs, self.gate[0]) + self.gate[1])
+            inputs = np.concatenate([inputs, gate * ops.tanh(x[:, end:])], axis=1)
         return inputs
 
     def step(self, x: np.ndarray, state: tuple, reinstated: np.ndarray | None = None) -> tuple[np.ndarray, tuple, np.ndarray]:
@@ -166,14 +196,14 @@ class Actor:
             h, state = self.core.step(inputs, state, reinstated)
         else:
             h, state = self.core.step(inputs, state)
-        logits = h @ self.w_policy
+        logits = ops.matmul(h, self.w_policy)
         logits += self.b_policy
         return logits, state, h
 
     def value(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
         critic_in = np.concatenate([h, x[:, self.read_col:self.read_col + 1]], axis=1) \
             if self.agent.memory_kind == "value" else h
-        return (critic_in @ self.w_value + self.b_value)[:, 0]
+        return (ops.matmul(critic_in, self.w_value) + self.b_value)[:, 0]
 
     def memory_value(self, state: tuple, h: np.ndarray) -> np.ndarray:
         """What `reinstate` stores: the LSTM's cell state, else the hidden state."""

@@ -5,8 +5,9 @@ Every core has the same small interface, so the learner never asks which one it 
 - `actor()`: a NumPy snapshot of the weights for the acting pass, one trial at a time (agents/acting.py);
 - `step(x [B, I], state) -> (h [B, H], state)`: the same step in torch (for checks and users);
 - `replay(x [T, B, I], state) -> h [T, B, H]`: the learning pass over a whole recorded episode in one
-  call (nn.LSTM / nn.GRU run the time loop in C++), with gradients. All use the same weights, so the
-  replayed activations equal the acting ones.
+  call, with gradients: in the reproducible numerics mode through the fused kernel's own cell code
+  (numerics/ops.py: recurrent), in the native mode through nn.LSTM / nn.GRU. All use the same weights,
+  so the replayed activations equal the acting ones within float32 rounding.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from evo_fastslow.agents.acting import EpisodicLSTMActor, FeedforwardActor, GRUActor, LSTMActor
+from evo_fastslow.numerics import ops, reproducible
 
 State = tuple[torch.Tensor, ...]
 
@@ -41,8 +43,19 @@ class LSTMCore(nn.Module):
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
         h0, c0 = state
+        if reproducible():  # from the zero state, as every episode starts
+            return ops.recurrent(0, self.kernel_weights(), x)
         out, _ = self.rnn(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
         return out
+
+    def kernel_weights(self) -> torch.Tensor:
+        """[I + 1 + H, 4H], rows x | 1 | h, columns i, f, g, o (torch's order), g scaled by 2 (tanh(x) =
+        2 sigmoid(2x) - 1: one sigmoid for all four gates; exact). Differentiable."""
+        rnn, hidden = self.rnn, self.hidden_size
+        rows = torch.cat([rnn.weight_ih_l0, (rnn.bias_ih_l0 + rnn.bias_hh_l0).unsqueeze(1), rnn.weight_hh_l0], dim=1)
+        scale = torch.ones(4 * hidden, 1)
+        scale[2 * hidden:3 * hidden] = 2.0
+        return (rows * scale).t().contiguous()
 
 
 class GRUCore(nn.Module):
@@ -63,8 +76,23 @@ class GRUCore(nn.Module):
         return h, (h,)
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
+        if reproducible():  # from the zero state, as every episode starts
+            return ops.recurrent(1, self.kernel_weights(), x)
         out, _ = self.rnn(x, state[0].unsqueeze(0))
         return out
+
+    def kernel_weights(self) -> torch.Tensor:
+        """[I + 1 + H, 4H], rows x | 1 | h, columns r, z (input and hidden parts summed), n_x (the
+        input's part of n), n_h (the hidden state's part, gated by r). Differentiable."""
+        rnn, hidden, inputs = self.rnn, self.hidden_size, self.rnn.input_size
+        w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+        rz, n = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
+        zeros_h, zeros_x = torch.zeros(hidden, hidden), torch.zeros(hidden, inputs)
+        rows = torch.cat([
+            torch.cat([w_ih[rz], (b_ih[rz] + b_hh[rz]).unsqueeze(1), w_hh[rz]], dim=1),
+            torch.cat([w_ih[n], b_ih[n].unsqueeze(1), zeros_h], dim=1),
+            torch.cat([zeros_x, b_hh[n].unsqueeze(1), w_hh[n]], dim=1)])
+        return rows.t().contiguous()
 
 
 class FeedforwardCore(nn.Module):
@@ -85,7 +113,7 @@ class FeedforwardCore(nn.Module):
         return torch.tanh(self.layer(x)), state
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
-        return torch.tanh(self.layer(x))
+        return ops.tanh_t(ops.linear(x, self.layer.weight, self.layer.bias))
 
 
 def reset(state: State, mask: torch.Tensor) -> State:
@@ -122,21 +150,34 @@ class EpisodicLSTMCore(nn.Module):
     def actor(self) -> EpisodicLSTMActor:
         return EpisodicLSTMActor(self)
 
-    def _cell(self, gates: torch.Tensor, c: torch.Tensor, reinstated: torch.Tensor) -> tuple:
-        i, f, g, o, r = gates.chunk(5, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g) + torch.sigmoid(r) * torch.tanh(reinstated)
-        return torch.sigmoid(o) * torch.tanh(c), c
+    def _cell(self, gates: torch.Tensor, c: torch.Tensor, tanh_reinstated: torch.Tensor) -> tuple:
+        """One step from the pre-activations; tanh(c_ep) computed beforehand. One sigmoid call covers
+        the five gates (the g part is unused): each call costs more than its arithmetic here."""
+        H = self.hidden_size
+        s = ops.sigmoid_t(gates)
+        i, f, o, r = s[..., :H], s[..., H:2 * H], s[..., 3 * H:4 * H], s[..., 4 * H:]
+        c = f * c + i * ops.tanh_t(gates[..., 2 * H:3 * H]) + r * tanh_reinstated
+        return o * ops.tanh_t(c), c
 
     def step(self, x: torch.Tensor, state: State, reinstated: torch.Tensor) -> tuple[torch.Tensor, State]:
         h, c = state
-        h, c = self._cell(x @ self.weight_ih.t() + h @ self.weight_hh.t() + self.bias, c, reinstated)
+        h, c = self._cell(x @ self.weight_ih.t() + h @ self.weight_hh.t() + self.bias, c, torch.tanh(reinstated))
         return h, (h, c)
 
     def replay(self, x: torch.Tensor, state: State, reinstated: torch.Tensor) -> torch.Tensor:
         h, c = state
-        projected = x @ self.weight_ih.t() + self.bias  # [T, B, 5H] at once
+        tanh_reinstated = ops.tanh_t(reinstated)  # [T, B, H] at once (recorded constants)
+        if reproducible():  # from the zero state, as every episode starts: the loop in C++
+            weights = torch.cat([self.weight_ih, self.bias.unsqueeze(1), self.weight_hh], dim=1).t().contiguous()
+            return ops.episodic_recurrent(weights, x, tanh_reinstated.detach())
+        return self.replay_loop(x, state, tanh_reinstated)
+
+    def replay_loop(self, x: torch.Tensor, state: State, tanh_reinstated: torch.Tensor) -> torch.Tensor:
+        """The replay as a loop of autograd ops (the native mode's; the reference for the C++ one)."""
+        h, c = state
+        projected = ops.linear(x, self.weight_ih, self.bias)  # [T, B, 5H] at once
         outputs = []
         for t in range(x.shape[0]):
-            h, c = self._cell(projected[t] + h @ self.weight_hh.t(), c, reinstated[t])
+            h, c = self._cell(projected[t] + ops.linear(h, self.weight_hh), c, tanh_reinstated[t])
             outputs.append(h)
         return torch.stack(outputs)

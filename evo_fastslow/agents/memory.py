@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evo_fastslow.numerics import ops, reproducible
+
 DELTA = 1e-3  # kernel 1 / (d^2 + delta), as in NEC
 
 
@@ -44,6 +46,8 @@ class EpisodicStore:
         batch = query.shape[0]
         if n == 0:
             return np.zeros((batch, self.values.shape[2]), np.float32), np.zeros(batch, np.float32)
+        if reproducible():  # distances summed in order, ties to the older slot
+            return ops.knn_read(self.keys, self.values, query, n, self.k, DELTA), np.ones(batch, np.float32)
         keys = self.keys[:, :n]
         # |k - q|^2 = |k|^2 - 2 k.q + |q|^2, as one batched product
         d2 = (keys * keys).sum(-1) - 2.0 * np.einsum("bnd,bd->bn", keys, query) + (query * query).sum(-1)[:, None]

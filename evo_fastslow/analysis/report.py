@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evo_fastslow.archive import Archive
+from evo_fastslow.evolution.evaluate import MACHINE_DEPENDENT
 from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
 
 
@@ -72,16 +73,37 @@ def biases_table(archive: Archive) -> Table:
     return table
 
 
+def reproducibility_notes(archive: Archive) -> list[str]:
+    """Which numeric fingerprints computed the evaluations, and which failures depend on the machine."""
+    counts, details = archive.fingerprint_counts(), archive.fingerprints()
+    notes = []
+    for digest, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        info = details.get(digest, {})
+        about = ", ".join(f"{k} {info[k]}" for k in ("mode", "engine", "torch", "probe") if k in info)
+        notes.append(f"numeric fingerprint {digest or '(not recorded)'}: {count} evaluations" + (f" ({about})" if about else ""))
+    if len([d for d in counts if d]) > 1:
+        notes.append("[yellow]warning:[/] evaluations were computed with more than one numeric fingerprint: "
+                     "the same genome may get another fitness on another worker; the archive is not reproducible")
+    machine = Counter(e.status for e in archive.evaluations().values() if e.reason.startswith(MACHINE_DEPENDENT))
+    if machine:
+        notes.append("machine-dependent failures (a wall-clock limit or a lost worker, not the genome): "
+                     + ", ".join(f"{n} {status}" for status, n in sorted(machine.items()))
+                     + "; env-steps are the budget that decides fitness")
+    return notes
+
+
 def print_report(run_dir: Path, top: int, console: Console) -> None:
-    with Archive(run_dir / "archive.sqlite") as archive:
+    with Archive(run_dir / "archive.sqlite", create=False) as archive:
         console.print(top_table(archive, top))
         console.print(progress_table(archive))
         console.print(biases_table(archive))
+        for note in reproducibility_notes(archive):
+            console.print(note)
 
 
 def export_top(run_dir: Path, top: int, path: Path) -> int:
     """Write the top genomes as a genome file, with their provenance, to seed new runs."""
-    with Archive(run_dir / "archive.sqlite") as archive:
+    with Archive(run_dir / "archive.sqlite", create=False) as archive:
         ranked = archive.ranked(top)
         genomes = [Genome(r.genes, name=f"{run_dir.name}-g{r.generation}-{r.id}",
                           provenance={"source": "run", "run": str(run_dir), "generation": r.generation,
@@ -99,7 +121,7 @@ def plot_progress(run_dir: Path, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with Archive(run_dir / "archive.sqlite") as archive:
+    with Archive(run_dir / "archive.sqlite", create=False) as archive:
         summaries = list(archive.generation_summaries())
         genes = [n for n in _searched_genes(archive) if isinstance(SEARCH_SPACE.genes[n], Categorical)]
         shares = {n: {c: [] for c in SEARCH_SPACE.genes[n].choices} for n in genes}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evo_fastslow.cluster import ClusterConfig
+from evo_fastslow.evolution.cluster import ClusterConfig
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
@@ -58,8 +58,20 @@ class RunConfig(_Strict):
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     seed_population: str | None = Field(None, description="genome file whose genomes start the search")
     cluster: ClusterConfig = ClusterConfig()
+    reproducibility: Literal["warn", "strict"] = Field(
+        "warn", description="workers (or a resume) with another numeric fingerprint: warn, or stop (strict)")
     embedded_suites: list[dict[str, Any]] = Field(default_factory=list,
                                                   description="filled by the loader: the suites' contents")
+
+    @model_validator(mode="after")
+    def _embedded_suites_are_suites(self) -> "RunConfig":
+        for i, data in enumerate(self.embedded_suites):
+            try:
+                FitnessSuite.model_validate(data)
+            except ValidationError as err:
+                first = err.errors()[0]
+                raise ValueError(f"embedded_suites[{i}].{_field(first['loc'])}: {first['msg']}") from None
+        return self
 
     @model_validator(mode="after")
     def _elites_fit(self) -> "RunConfig":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,12 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
-from evo_fastslow.cluster import Evaluator, Job, open_evaluator
+from evo_fastslow.evolution.cluster import Evaluator, Job, open_evaluator
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
 from evo_fastslow.lifetime import expected_cost
+from evo_fastslow.numerics.fingerprint import differences
 from evo_fastslow.seeds import derive_seed
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
@@ -57,9 +59,43 @@ def _digest(records: list[GenomeRecord], fitnesses: list[float]) -> str:
 
 def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / CONFIG_FILE
-    if not path.exists():
+    if not path.is_file():
         raise InputError(str(run_dir), CONFIG_FILE, "a run directory made by `evo-fastslow evolve`")
-    return validate_config(yaml.safe_load(path.read_text()), str(path))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(str(path), "YAML", f"the run's resolved config, valid YAML ({type(err).__name__})") from None
+    return validate_config(data, str(path))
+
+
+def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two config dumps differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [path for key in sorted(set(old) | set(new), key=str)
+                for path in _changed_fields(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def _at(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The last finished generation and its digest, or None before the first one finished."""
+    path = run_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        checkpoint = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(str(path), "JSON", "a checkpoint written by evo-fastslow (delete it to replay "
+                         "from the archive's first generation)") from None
+    if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("generation"), int)
+            and checkpoint["generation"] >= 0 and isinstance(checkpoint.get("digest"), str)):
+        raise InputError(str(path), "generation, digest", "a non-negative integer and a digest string")
+    return checkpoint
 
 
 class Run:
@@ -73,41 +109,96 @@ class Run:
         self.popsize = config.population
         self.history: list[GenerationStats] = []
         self.suites = config.fitness_suites()
+        self.fingerprint = ""            # the run's numeric fingerprint digest
+        self._warned: set[str] = set()   # other digests already warned about
 
     def id_of(self, generation: int, index: int) -> int:
         return generation * self.popsize + index
 
     def start(self) -> list[GenerationStats]:
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise InputError(str(self.run_dir), "--out", "a directory for the run (this is a file)")
         if (self.run_dir / ARCHIVE_FILE).exists():
             raise InputError(str(self.run_dir), "--out", "a new run directory (this one holds a run: resume it)")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(str(self.run_dir), "--out", f"a directory that can be created ({err.strerror})") from None
         _atomic_write(self.run_dir / CONFIG_FILE,
                       yaml.safe_dump(self.config.model_dump(by_alias=True), sort_keys=False))
         return self._loop(checkpoint=None)
 
     def resume(self) -> list[GenerationStats]:
-        path = self.run_dir / CHECKPOINT_FILE
-        checkpoint = json.loads(path.read_text()) if path.exists() else None
-        return self._loop(checkpoint)
+        if not (self.run_dir / ARCHIVE_FILE).is_file():
+            raise InputError(str(self.run_dir), ARCHIVE_FILE, "a run directory made by `evo-fastslow evolve`")
+        return self._loop(read_checkpoint(self.run_dir))
 
     def _loop(self, checkpoint: dict[str, Any] | None) -> list[GenerationStats]:
         config = self.config
         space, suites = config.space(), self.suites
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of)
-        replay_until = checkpoint["generation"] if checkpoint else -1
-        with Archive(self.run_dir / ARCHIVE_FILE) as archive, \
-                open_evaluator(config.cluster, suites, self.evaluate_fn) as evaluator:
-            archive.set_meta("config", config.model_dump(by_alias=True))
-            if evaluator.dashboard:
-                self.console.print(f"Dask dashboard: {evaluator.dashboard}")
-            started = time.perf_counter()
-            for generation in range(config.generations):
-                stats = self._generation(generation, searcher, archive, evaluator,
-                                         checkpoint if generation <= replay_until else None)
-                if generation > replay_until:
-                    self._finish_generation(stats, archive, started)
+        with Archive(self.run_dir / ARCHIVE_FILE) as archive:
+            self._check_config(archive)
+            with open_evaluator(config.cluster, suites, self.evaluate_fn) as evaluator:
+                self._evolve(searcher, archive, evaluator, checkpoint)
         return self.history
+
+    def _check_config(self, archive: Archive) -> None:
+        """A resumed run continues as it was configured: only `generations` (to extend it), `cluster` and
+        `reproducibility` may change; anything else would mix two experiments in one archive."""
+        current = json.loads(json.dumps(self.config.model_dump(by_alias=True)))  # as JSON has it: lists
+        recorded = archive.meta("config")
+        if recorded is None:
+            archive.set_meta("config", current)
+            return
+        changed = [key for key in _changed_fields(recorded, current)
+                   if key.split(".")[0] not in ("generations", "cluster", "reproducibility")]
+        if changed:
+            raise InputError(str(self.run_dir / CONFIG_FILE), changed[0],
+                             f"the value this run was started with ({_at(recorded, changed[0])!r}): a resumed run "
+                             "continues as configured; start a new run to change it")
+        archive.set_meta("config", current)
+
+    def _evolve(self, searcher: Any, archive: Archive, evaluator: Evaluator, checkpoint: dict[str, Any] | None
+                ) -> None:
+        replay_until = checkpoint["generation"] if checkpoint else -1
+        if evaluator.dashboard:
+            self.console.print(f"Dask dashboard: {evaluator.dashboard}")
+        self._check_fingerprints(evaluator.fingerprints(), archive)
+        started = time.perf_counter()
+        for generation in range(self.config.generations):
+            stats = self._generation(generation, searcher, archive, evaluator,
+                                     checkpoint if generation <= replay_until else None)
+            if generation > replay_until:
+                self._finish_generation(stats, archive, started)
+
+    def _check_fingerprints(self, workers: dict[str, dict[str, Any]], archive: Archive) -> None:
+        """Before anything is evaluated: do the workers compute the same numbers as each other, and as
+        the run did before (on resume)? `reproducibility: strict` makes a difference an error."""
+        reference = archive.meta("fingerprint")
+        digests = {f["digest"]: f for f in workers.values()}
+        problems = []
+        if len(digests) > 1:  # each worker against the most common fingerprint
+            counts = Counter(f["digest"] for f in workers.values())
+            common = max(sorted(workers.items()), key=lambda kv: counts[kv[1]["digest"]])
+            problems += [f"worker {name} differs from {common[0]}: {differences(common[1], f)}"
+                         for name, f in sorted(workers.items()) if f["digest"] != common[1]["digest"]]
+        if reference is not None and reference["digest"] not in digests:
+            current = next(iter(workers.values()))
+            problems.append(f"this run was computed with another numeric fingerprint: {differences(reference, current)}")
+        for details in digests.values():
+            archive.add_fingerprint(details)
+        if reference is None:
+            archive.set_meta("fingerprint", next(iter(workers.values())))
+        self.fingerprint = (reference or next(iter(workers.values())))["digest"]
+        if not problems:
+            return
+        if self.config.reproducibility == "strict":
+            raise InputError(str(self.run_dir), "reproducibility: strict",
+                             "workers that compute the same numbers as the run; " + "; ".join(problems))
+        for problem in problems:
+            self.console.print(f"[yellow]warning:[/] {problem}: the archive will not be reproducible")
 
     def _generation(self, generation: int, searcher: Any, archive: Archive, evaluator: Evaluator,
                     replayed: dict[str, Any] | None) -> GenerationStats:
@@ -128,7 +219,8 @@ class Run:
         digest = _digest(records, fitnesses)
         if replayed is not None and generation == replayed["generation"] and digest != replayed["digest"]:
             raise InputError(str(self.run_dir), CHECKPOINT_FILE,
-                             "a checkpoint that the archive reproduces (the code or config changed since)")
+                             f"a checkpoint that the archive reproduces: generation {generation} replays "
+                             "differently (the searcher's code or the config changed since)")
         best = max(range(len(records)), key=lambda i: (fitnesses[i], -i))
         failures = sum(outcomes[r.id].status != "ok" for r in records)
         finished = [f for r, f in zip(records, fitnesses) if outcomes[r.id].status == "ok"]
@@ -155,12 +247,25 @@ class Run:
                                 running=min(len(jobs), evaluator.workers))
             for count, (key, outcome) in enumerate(evaluator.run(jobs), start=1):
                 evaluation = Evaluation(genome_id=key, **outcome)
+                self._check_evaluation(evaluation)
                 archive.add_evaluation(evaluation)
                 done[key] = evaluation
                 failed += evaluation.status != "ok"
                 bar.update(task, completed=count, failed=failed,
                            running=min(len(jobs) - count, evaluator.workers))
         return done
+
+    def _check_evaluation(self, evaluation: Evaluation) -> None:
+        """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""
+        digest = evaluation.fingerprint
+        if not digest or digest == self.fingerprint or digest in self._warned:
+            return
+        problem = (f"genome {evaluation.genome_id} was computed by {evaluation.worker or 'a worker'} with numeric "
+                   f"fingerprint {digest}, the run's is {self.fingerprint}")
+        if self.config.reproducibility == "strict":
+            raise InputError(str(self.run_dir), "reproducibility: strict", "one numeric fingerprint; " + problem)
+        self._warned.add(digest)
+        self.console.print(f"[yellow]warning:[/] {problem}: the archive will not be reproducible")
 
     def _finish_generation(self, stats: GenerationStats, archive: Archive, started: float) -> None:
         archive.end_generation(stats.generation, stats.best, stats.mean, stats.best_id, stats.evaluations,

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from evo_fastslow.agents import Agent
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
+from evo_fastslow.numerics import ops, reproducible
 from evo_fastslow.tasks import Episodes, Task
 
 
@@ -67,8 +68,7 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
 
 def gumbel_noise(rng: np.random.Generator, steps: int, batch: int, k: int) -> np.ndarray:
     """Gumbel(0, 1) noise [T, B, k]: argmax(logits + noise) samples softmax(logits), one draw per update."""
-    uniform = np.maximum(rng.random((steps, batch, k), dtype=np.float32), 1e-30)
-    return -np.log(-np.log(uniform))
+    return ops.gumbel(rng.random((steps, batch, k), dtype=np.float32))
 
 
 def discount_matrix(steps: int, discount: float) -> torch.Tensor:
@@ -92,6 +92,10 @@ def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Te
     inputs, actions = torch.from_numpy(rollout.inputs), torch.from_numpy(rollout.actions)
     reinstated = None if rollout.reinstated is None else torch.from_numpy(rollout.reinstated)
     logits, values = agent.replay(inputs, agent.initial_state(batch), reinstated)  # [T, B, k], [T, B]
+    if reproducible():  # the fused kernel's own loss code (numerics/ops.cpp)
+        heads = torch.cat([logits, values.unsqueeze(-1)], dim=-1)
+        return LossParts(*ops.a2c_loss(heads, rollout.actions, rollout.rewards, genome["discount"],
+                                       genome["value_cost"], genome["entropy_cost"]))
     log_probs = F.log_softmax(logits, dim=-1)
     taken = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
@@ -103,8 +107,6 @@ def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Te
     return LossParts(total, policy_loss.item(), value_loss.item(), entropy.item())
 
 
-def make_optimizer(agent: Agent, genome: Genome) -> torch.optim.Optimizer:
-    # Adam fused (one kernel for all parameters: step 0.94 -> 0.60 ms at B=16); RMSprop has no CPU fused kernel
-    if genome["optimizer"] == "adam":
-        return torch.optim.Adam(agent.parameters(), lr=genome["learning_rate"], fused=True)
-    return torch.optim.RMSprop(agent.parameters(), lr=genome["learning_rate"], alpha=0.99, eps=1e-5, foreach=True)
+def make_optimizer(agent: Agent, genome: Genome) -> ops.Optimizer:
+    """Gradient clipping to `grad_clip`, then the genome's optimizer, in the numerics mode."""
+    return ops.Optimizer(list(agent.parameters()), genome["optimizer"], genome["learning_rate"], genome["grad_clip"])

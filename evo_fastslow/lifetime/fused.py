@@ -1,9 +1,10 @@
-"""The fused path: one A2C update of an LSTM or GRU agent in one C++ call (recurrent_a2c.cpp).
+"""The fused path: one A2C update of an LSTM or GRU agent in one C++ call (numerics/recurrent_a2c.cpp).
 
-Why: at bandit sizes the Python path (NumPy acting loop, nn.LSTM replay, autograd) spends most of
-its time in per-trial interpreter and dispatch overhead, not arithmetic. The kernel runs the trial
-loop in C++, sends the matmuls to ATen, and backpropagates through the activations it kept while
-acting instead of replaying the episode (benchmarks/lifetime_throughput.py gives the figures).
+Why: at bandit sizes the Python path (NumPy acting loop, replay, autograd) spends most of its time in
+per-trial interpreter and dispatch overhead, not arithmetic. The kernel runs the trial loop in C++
+and backpropagates through the activations it kept while acting instead of replaying the episode
+(benchmarks/lifetime_throughput.py gives the figures). Its arithmetic is the numerics mode's
+(numerics/: deterministic by default).
 
 It fits an LSTM or GRU agent without episodic memory on a tabular task (`Task.tabular`: its
 episodes give their dynamics up front as tables over a few states, tasks/base.py: Tables; every
@@ -12,18 +13,16 @@ Python path, which computes the same update within float32 rounding (tests/test_
 two paths sample the same actions wherever their logits agree; `LifetimeResult.engine` says which ran.
 
 EVO_FASTSLOW_KERNEL: `auto` (default: build, else fall back with a warning), `off` (Python path),
-`require` (a failed build is an error). The build (gcc + ninja, 15-30 s) happens once per machine,
-into torch's extension cache, under a name carrying the source's hash: an edited kernel is rebuilt.
+`require` (a failed build is an error).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import threading
 import warnings
-from pathlib import Path
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -33,9 +32,9 @@ from evo_fastslow.agents.cores import GRUCore, LSTMCore
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, gumbel_noise
+from evo_fastslow.numerics import build, reproducible
 from evo_fastslow.tasks import Task
 
-SOURCE = Path(__file__).with_name("recurrent_a2c.cpp")
 MODES = ("auto", "off", "require")
 _built: bool | None = None  # None: not tried yet in this process
 _local = threading.local()  # per thread: the kernel's scratch buffers, kept across updates (page faults otherwise)
@@ -48,17 +47,28 @@ def kernel_mode() -> str:
     return mode
 
 
+@contextmanager
+def python_path_only() -> Iterator[None]:
+    """Within this block, lifetimes in this thread take the Python path (as EVO_FASTSLOW_KERNEL=off)."""
+    previous = getattr(_local, "off", False)
+    _local.off = True
+    try:
+        yield
+    finally:
+        _local.off = previous
+
+
 def kernel_available() -> bool:
     """Build (once per machine) and load the kernel unless the mode is `off`; True if it is usable."""
     global _built
     mode = kernel_mode()
-    if mode == "off":
+    if mode == "off" or getattr(_local, "off", False):
         return False
     if _built is None:
         try:
-            _build()
+            build.load()
             _built = True
-        except Exception as error:  # no compiler, no ninja, no headers: the Python path still works
+        except RuntimeError as error:  # no compiler, no ninja, no headers: the Python path still works
             if mode == "require":
                 raise
             warnings.warn(f"the fused lifetime kernel could not be built, using the Python path: {error}",
@@ -67,19 +77,6 @@ def kernel_available() -> bool:
     elif not _built and mode == "require":
         raise RuntimeError("the fused lifetime kernel could not be built (EVO_FASTSLOW_KERNEL=require)")
     return _built
-
-
-def _build() -> None:
-    from torch.utils.cpp_extension import load
-
-    if shutil.which("ninja") is None:  # the `ninja` dependency's binary, when its venv is not activated
-        import ninja
-
-        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
-
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    load(name=f"evo_fastslow_recurrent_a2c_{digest}", sources=[str(SOURCE)], extra_cflags=["-O3"],
-         is_python_module=False, verbose=False)
 
 
 def _workspace() -> torch.Tensor:
@@ -118,13 +115,13 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
     rnn, policy, value = agent.core.rnn, agent.policy, agent.value
     cell = CELLS[type(agent.core)]
     with torch.no_grad():
-        weights = (_lstm_weights if cell == LSTM else _gru_weights)(rnn)
+        weights = agent.core.kernel_weights()
         head_w = torch.cat([policy.weight, value.weight])
         head_b = torch.cat([policy.bias, value.bias])
         out = torch.ops.evo_fastslow.recurrent_a2c(
             _workspace(), cell, weights, head_w, head_b, obs, reward_table, next_state, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
-            *costs, learn)
+            *costs, learn, not reproducible())
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())
     if not learn:
         return rollout, None
@@ -136,17 +133,8 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
     return rollout, LossParts(torch.tensor(total), policy_loss, value_loss, entropy)
 
 
-# The kernel's recurrent weights: [K, 4H] with K = [x | 1 | h] (inputs, bias, hidden state); see recurrent_a2c.cpp.
 LSTM, GRU = 0, 1
 CELLS = {LSTMCore: LSTM, GRUCore: GRU}
-
-
-def _lstm_weights(rnn: torch.nn.LSTM) -> torch.Tensor:
-    """Columns i, f, g, o (torch's order), g scaled by 2: tanh(x) = 2 sigmoid(2x) - 1, one sigmoid for all."""
-    hidden = rnn.hidden_size
-    rows = torch.cat([rnn.weight_ih_l0, (rnn.bias_ih_l0 + rnn.bias_hh_l0).unsqueeze(1), rnn.weight_hh_l0], dim=1)
-    rows[2 * hidden:3 * hidden] *= 2.0
-    return rows.t().contiguous()
 
 
 def _lstm_gradients(rnn: torch.nn.LSTM, d_rows: torch.Tensor) -> None:
@@ -155,19 +143,6 @@ def _lstm_gradients(rnn: torch.nn.LSTM, d_rows: torch.Tensor) -> None:
     rnn.bias_ih_l0.grad = d_rows[:, inputs].contiguous()
     rnn.bias_hh_l0.grad = d_rows[:, inputs].clone()
     rnn.weight_hh_l0.grad = d_rows[:, inputs + 1:].contiguous()
-
-
-def _gru_weights(rnn: torch.nn.GRU) -> torch.Tensor:
-    """Columns r, z (input and hidden parts summed), n_x (input part of n), n_h (hidden part, gated by r)."""
-    hidden, inputs = rnn.hidden_size, rnn.input_size
-    w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
-    rz = slice(0, 2 * hidden)
-    n = slice(2 * hidden, 3 * hidden)
-    rows = torch.zeros(4 * hidden, inputs + 1 + hidden)
-    rows[rz] = torch.cat([w_ih[rz], (b_ih[rz] + b_hh[rz]).unsqueeze(1), w_hh[rz]], dim=1)
-    rows[n, :inputs], rows[n, inputs] = w_ih[n], b_ih[n]
-    rows[3 * hidden:, inputs], rows[3 * hidden:, inputs + 1:] = b_hh[n], w_hh[n]
-    return rows.t().contiguous()
 
 
 def _gru_gradients(rnn: torch.nn.GRU, d_rows: torch.Tensor) -> None:

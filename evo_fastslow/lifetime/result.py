@@ -20,7 +20,8 @@ class LifetimeResult:
     wall_seconds: float = 0.0
     parameter_count: int = 0
     analysis: dict[str, Any] = field(default_factory=dict)  # the task's own figures of the test episodes
-    engine: str = ""                 # "fused" (the C++ kernel) or "python": the two paths differ in rounding
+    engine: str = ""                 # "fused" (the C++ kernel) or "python" (equal in the reproducible mode)
+    numerics: str = ""               # "reproducible" (the same on every CPU) or "native" (numerics/__init__.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

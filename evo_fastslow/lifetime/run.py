@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from evo_fastslow.lifetime import fused
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
+from evo_fastslow.numerics import fixed_mode, numerics_mode
 from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
 from evo_fastslow.tasks import Episodes, Task
@@ -35,21 +37,42 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
                  progress: ProgressFn | None = None, save_weights: str | Path | None = None,
                  max_seconds: float | None = None) -> LifetimeResult:
     """Train, then test. `max_seconds` bounds the training: past it the result is a `timeout`."""
-    fused.kernel_available()  # a first build of the kernel (once per machine) is not the lifetime's time
-    start = time.perf_counter()
-    task = suite.build_task()
-    task_seed = seed if task_seed is None else task_seed
-    agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
-    result = LifetimeResult(status="ok", parameter_count=parameter_count(agent),
-                            engine="fused" if fused.fits(agent, task) else "python")
-    deadline = None if max_seconds is None else start + max_seconds
-    _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
-    if result.status == "ok":
-        _test(agent, task, suite, seed, task_seed, result)
-        if save_weights is not None:
-            torch.save(agent.state_dict(), save_weights)
-    result.wall_seconds = time.perf_counter() - start
+    agent, result = train_and_test(genome, suite, seed, task_seed=task_seed, progress=progress,
+                                   max_seconds=max_seconds)
+    if result.status == "ok" and save_weights is not None:
+        torch.save(agent.state_dict(), save_weights)
     return result
+
+
+def train_and_test(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: int | None = None,
+                   progress: ProgressFn | None = None, max_seconds: float | None = None
+                   ) -> tuple[Agent, LifetimeResult]:
+    """The lifetime, and the agent it leaves. One torch thread while it runs (parallelism comes from
+    workers; a thread per core on tiny ops made a notebook's lifetime many times slower), restored after."""
+    fused.kernel_available()  # a first build of the kernel (once per machine) is not the lifetime's time
+    with _one_thread(), fixed_mode():
+        start = time.perf_counter()
+        task = suite.build_task()
+        task_seed = seed if task_seed is None else task_seed
+        agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
+        result = LifetimeResult(status="ok", parameter_count=parameter_count(agent),
+                                engine="fused" if fused.fits(agent, task) else "python", numerics=numerics_mode())
+        deadline = None if max_seconds is None else start + max_seconds
+        _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
+        if result.status == "ok":
+            _test(agent, task, suite, seed, task_seed, result)
+        result.wall_seconds = time.perf_counter() - start
+    return agent, result
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, task_seed: int,
@@ -70,7 +93,6 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
         if not math.isfinite(loss.total.item()):
             result.status, result.reason = "diverged", f"non-finite loss at update {update}"
             return
-        torch.nn.utils.clip_grad_norm_(agent.parameters(), genome["grad_clip"])
         optimizer.step()
         result.updates, result.env_steps = update + 1, (update + 1) * batch * task.steps
         reward_sum += float(rollout.rewards.mean(dtype=np.float64))

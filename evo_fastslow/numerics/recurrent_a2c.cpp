@@ -2,10 +2,11 @@
 //
 // Why: in Python every trial of the acting pass and every op of the learning pass pays an
 // interpreter + dispatch toll of microseconds, which at these sizes (B x 48 x 192 matmuls)
-// dominates the arithmetic. Here the trial loop runs in C++, the matmuls go to ATen (MKL / oneDNN),
-// the pointwise work is plain loops, and the forward activations of the acting pass are kept for
-// the backward pass instead of being recomputed by a replay. Results equal the Python path
-// (NumPy acting + nn.LSTM / nn.GRU replay + autograd) within float32 rounding (tests/test_fused.py).
+// dominates the arithmetic. Here the trial loop runs in C++, and the forward activations of the
+// acting pass are kept for the backward pass instead of being recomputed by a replay. All arithmetic
+// is det_math's (the same bits on every CPU) unless `native` is set, which sends the matmuls and
+// sigmoids to ATen (MKL / oneDNN: faster on some CPUs, different numbers on others). Results equal the
+// Python path's within float32 rounding (tests/test_fused.py).
 //
 // The agent: input row x = [obs (D) | previous action one-hot (k) | previous reward], either meta
 // part optional (column -1 when absent), zero on the first trial; an LSTM or GRU core; linear policy
@@ -26,6 +27,10 @@
 #include <cmath>
 #include <vector>
 
+#include "det_math.h"
+#include "ops.h"
+
+namespace evo {
 namespace {
 
 enum Cell : int64_t { LSTM = 0, GRU = 1 };
@@ -59,19 +64,20 @@ struct Forward {
   at::Tensor rewards;  // [T, B] float
 };
 
-// tanh through the sigmoid (ATen's tanh costs 3x a sigmoid per element): out = 2 sigmoid(2x) - 1,
-// where `twice` holds 2x on entry.
-void tanh_via_sigmoid(at::Tensor& out, const at::Tensor& twice) {
-  at::sigmoid_out(out, twice);
+// tanh through the sigmoid (as det::tanh; ATen's tanh costs 3x a sigmoid per element):
+// out = 2 sigmoid(2x) - 1, where `twice` holds 2x on entry.
+void tanh_via_sigmoid(at::Tensor& out, const at::Tensor& twice, bool native) {
+  out.copy_(twice);
+  sigmoid_rows(out, out.size(1), native);
   float* o = out.data_ptr<float>();
   for (int64_t i = 0; i < out.numel(); ++i) o[i] = 2.0f * o[i] - 1.0f;
 }
 
 // One LSTM step's activations from its pre-activations (in gates_t), writing h_t into `h_out` rows.
-void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t row_stride) {
+void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t row_stride, bool native) {
   const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
   auto s_t = f.gates.select(0, t);
-  at::sigmoid_(s_t);
+  sigmoid_rows(s_t, G, native);
   float* s = s_t.data_ptr<float>();
   float* c = f.cells.select(0, t).data_ptr<float>();
   const float* c_prev = t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : nullptr;
@@ -88,7 +94,7 @@ void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t r
     }
   }
   auto tanh_c_t = f.tanh_c.select(0, t);
-  tanh_via_sigmoid(tanh_c_t, twice);
+  tanh_via_sigmoid(tanh_c_t, twice, native);
   const float* tc = tanh_c_t.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < H; ++j) h_out[b * row_stride + j] = s[b * G + 3 * H + j] * tc[b * H + j];
@@ -96,15 +102,15 @@ void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t r
 
 // One GRU step: r, z = sigmoid; n = tanh(n_x + r n_h); h_t = (1 - z) n + z h_{t-1}.
 void gru_step(Forward& f, int64_t t, at::Tensor& twice, at::Tensor& n_t, const float* h_prev, float* h_out,
-              int64_t row_stride) {
+              int64_t row_stride, bool native) {
   const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
   auto s_t = f.gates.select(0, t);
-  s_t.narrow(1, 0, 2 * H).sigmoid_();
+  sigmoid_rows(s_t, 2 * H, native);
   float* s = s_t.data_ptr<float>();
   float* a2 = twice.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b)
     for (int64_t j = 0; j < H; ++j) a2[b * H + j] = 2.0f * (s[b * G + 2 * H + j] + s[b * G + j] * s[b * G + 3 * H + j]);
-  tanh_via_sigmoid(n_t, twice);
+  tanh_via_sigmoid(n_t, twice, native);
   const float* n = n_t.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) {
     float* sb = s + b * G;
@@ -116,9 +122,24 @@ void gru_step(Forward& f, int64_t t, at::Tensor& twice, at::Tensor& n_t, const f
   }
 }
 
+// Step t of the recurrence: pre-activations from row t ([x_t | 1 | h_{t-1}]), then the cell, which
+// writes h_t into row t + 1. `twice` and `n_t` are [B, H] scratch.
+void cell_step(Forward& f, Cell cell, int64_t t, const at::Tensor& weights, at::Tensor& twice, at::Tensor& n_t,
+               bool native) {
+  const int64_t B = f.rows.size(1), K = f.rows.size(2), H = f.gates.size(2) / 4, I = K - 1 - H;
+  float* ROWS = f.rows.data_ptr<float>();
+  auto s_t = f.gates.select(0, t);
+  mm(s_t, f.rows.select(0, t), weights, native);
+  float* h_out = ROWS + (t + 1) * B * K + I + 1;
+  if (cell == LSTM)
+    lstm_step(f, t, twice, h_out, K, native);
+  else
+    gru_step(f, t, twice, n_t, ROWS + t * B * K + I + 1, h_out, K, native);
+}
+
 Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tensor& head_w, const at::Tensor& head_b,
             const at::Tensor& obs, const at::Tensor& reward_table, const at::Tensor& next_state,
-            const at::Tensor& gumbel, int64_t action_col, int64_t reward_col) {
+            const at::Tensor& gumbel, int64_t action_col, int64_t reward_col, bool native) {
   const int64_t T = obs.size(0), B = obs.size(1), S = obs.size(2), D = obs.size(3), k = reward_table.size(3);
   const int64_t K = weights.size(0), G = weights.size(1), H = G / 4, I = K - 1 - H;
   auto f32 = obs.options();
@@ -156,15 +177,9 @@ Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tenso
       if (t > 0 && reward_col >= 0) x[reward_col] = RW[(t - 1) * B + b];
       x[I] = 1.0f;
     }
-    auto s_t = f.gates.select(0, t);
-    at::mm_out(s_t, f.rows.select(0, t), weights);
-    float* h_out = ROWS + (t + 1) * B * K + I + 1;
-    if (cell == LSTM)
-      lstm_step(f, t, twice, h_out, K);
-    else
-      gru_step(f, t, twice, n_t, ROWS + t * B * K + I + 1, h_out, K);
+    cell_step(f, cell, t, weights, twice, n_t, native);
     auto heads_t = f.heads.select(0, t);
-    at::mm_out(heads_t, f.rows.select(0, t + 1).narrow(1, I + 1, H), head_w_t);
+    mm(heads_t, f.rows.select(0, t + 1).narrow(1, I + 1, H), head_w_t, native);
     // Gumbel-max: the first maximum of logits + noise, as numpy's argmax
     float* out = OUT + t * B * (k + 1);
     for (int64_t b = 0; b < B; ++b) {
@@ -182,54 +197,6 @@ Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tenso
     }
   }
   return f;
-}
-
-// d loss / d (logits, value) of the A2C loss, and the loss parts (total, policy, value, entropy).
-std::vector<double> loss_gradient(const Forward& f, at::Tensor& d_heads, double discount, double value_cost,
-                                  double entropy_cost) {
-  const int64_t T = f.heads.size(0), B = f.heads.size(1), K1 = f.heads.size(2), k = K1 - 1;
-  const double n = static_cast<double>(T * B);
-  const float* OUT = f.heads.data_ptr<float>();
-  const float* RW = f.rewards.data_ptr<float>();
-  const int64_t* A = f.actions.data_ptr<int64_t>();
-  float* D = d_heads.data_ptr<float>();
-  std::vector<float> returns(T * B);
-  for (int64_t b = 0; b < B; ++b) {
-    double running = 0.0;
-    for (int64_t t = T - 1; t >= 0; --t) {
-      running = RW[t * B + b] + discount * running;
-      returns[t * B + b] = static_cast<float>(running);
-    }
-  }
-  double policy = 0.0, value = 0.0, entropy = 0.0;
-  std::vector<double> log_p(k);
-  for (int64_t i = 0; i < T * B; ++i) {
-    const float* z = OUT + i * K1;
-    double top = z[0];
-    for (int64_t a = 1; a < k; ++a) top = std::max(top, static_cast<double>(z[a]));
-    double total = 0.0;
-    for (int64_t a = 0; a < k; ++a) total += std::exp(z[a] - top);
-    const double log_total = top + std::log(total);
-    double h = 0.0;
-    for (int64_t a = 0; a < k; ++a) {
-      log_p[a] = z[a] - log_total;
-      h -= std::exp(log_p[a]) * log_p[a];
-    }
-    const double v = z[k], advantage = returns[i] - v;
-    const int64_t taken = A[i];
-    policy -= log_p[taken] * advantage;
-    value += 0.5 * advantage * advantage;
-    entropy += h;
-    for (int64_t a = 0; a < k; ++a) {
-      const double p = std::exp(log_p[a]);
-      const double d_policy = -advantage * ((a == taken ? 1.0 : 0.0) - p);
-      const double d_entropy = entropy_cost * p * (log_p[a] + h);
-      D[i * K1 + a] = static_cast<float>((d_policy + d_entropy) / n);
-    }
-    D[i * K1 + k] = static_cast<float>(value_cost * (v - returns[i]) / n);
-  }
-  policy /= n, value /= n, entropy /= n;
-  return {policy + value_cost * value - entropy_cost * entropy, policy, value, entropy};
 }
 
 // d loss / d pre-activations of step t (into dg, unscaled), from dh = d loss / d h_t; d_cell carries the
@@ -279,17 +246,13 @@ void gru_backward_step(const Forward& f, int64_t t, const float* dh_total, float
   }
 }
 
-// Backpropagation through time from d (logits, value): returns d weights [K, 4H], d head_w, d head_b.
-std::vector<at::Tensor> backward(Carver& carve, Cell cell, const Forward& f, const at::Tensor& d_heads,
-                                 const at::Tensor& weights, const at::Tensor& head_w) {
+// Backpropagation through time from d loss / d h_t [T * B, H] (from the heads, or from autograd):
+// returns d loss / d pre-activations [T, B, 4H] (carved) and d weights [K, 4H] (d w.r.t. the unscaled
+// LSTM g columns, as torch's weights are).
+std::pair<at::Tensor, at::Tensor> bptt(Carver& carve, Cell cell, const Forward& f, const at::Tensor& d_hidden_out,
+                                       const at::Tensor& weights, bool native) {
   const int64_t T = f.gates.size(0), B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
-  const int64_t K = f.rows.size(2), K1 = head_w.size(0);
-  auto flat_d_heads = d_heads.view({T * B, K1});
-  auto hidden = f.rows.narrow(0, 1, T).as_strided({T * B, H}, {K, 1}, f.rows.storage_offset() + B * K + (K - H));
-  auto d_hidden_heads = carve.take({T * B, H});
-  at::mm_out(d_hidden_heads, flat_d_heads, head_w);
-  auto d_head_w = at::mm(flat_d_heads.t(), hidden);
-  auto d_head_b = flat_d_heads.sum(0);
+  const int64_t K = f.rows.size(2);
   auto d_gates = carve.take({T, B, G});
   auto d_hidden = carve.take({B, H}).zero_();  // d loss / d h_t through the recurrence
   auto dh_direct = carve.take({B, H});
@@ -297,7 +260,7 @@ std::vector<at::Tensor> backward(Carver& carve, Cell cell, const Forward& f, con
   auto w_hidden_t = weights.narrow(0, K - H, H).t().contiguous();  // [4H, H]: how h_{t-1} entered step t
   if (cell == LSTM) w_hidden_t.narrow(0, 2 * H, H).mul_(0.5);  // undo the g columns' scaling (exact)
   std::vector<float> d_cell(B * H, 0.0f);
-  const float* DHH = d_hidden_heads.data_ptr<float>();
+  const float* DHH = d_hidden_out.data_ptr<float>();
   float* DH = d_hidden.data_ptr<float>();
   float* DHT = dh_total.data_ptr<float>();
   for (int64_t t = T - 1; t >= 0; --t) {
@@ -305,14 +268,42 @@ std::vector<at::Tensor> backward(Carver& carve, Cell cell, const Forward& f, con
     auto d_gates_t = d_gates.select(0, t);
     if (cell == LSTM) {
       lstm_backward_step(f, t, DHT, d_cell.data(), d_gates_t.data_ptr<float>());
-      if (t > 0) at::mm_out(d_hidden, d_gates_t, w_hidden_t);
+      if (t > 0) mm(d_hidden, d_gates_t, w_hidden_t, native);
     } else {
       gru_backward_step(f, t, DHT, dh_direct.data_ptr<float>(), d_gates_t.data_ptr<float>());
-      if (t > 0) at::addmm_out(d_hidden, dh_direct, d_gates_t, w_hidden_t);
+      if (t > 0) {
+        d_hidden.copy_(dh_direct);
+        mm(d_hidden, d_gates_t, w_hidden_t, native, /*accumulate=*/true);
+      }
     }
   }
   // sum over steps of [x_t | 1 | h_{t-1}]^T d_gates_t: the gradient of every recurrent weight in one matmul
-  auto d_weights = at::mm(f.rows.narrow(0, 0, T).reshape({T * B, K}).t(), d_gates.view({T * B, G}));
+  auto d_weights = at::empty({K, G}, weights.options());
+  mm_tn(d_weights, f.rows.narrow(0, 0, T).reshape({T * B, K}), d_gates.view({T * B, G}), native);
+  return {d_gates, d_weights};
+}
+
+// h_t [T * B, H], a view of the rows (row t + 1 holds h_t).
+at::Tensor hidden_view(const Forward& f) {
+  const int64_t T = f.gates.size(0), B = f.gates.size(1), H = f.gates.size(2) / 4, K = f.rows.size(2);
+  return f.rows.narrow(0, 1, T).as_strided({T * B, H}, {K, 1}, f.rows.storage_offset() + B * K + (K - H));
+}
+
+// The heads' backward, then BPTT: returns d weights [K, 4H], d head_w, d head_b.
+std::vector<at::Tensor> backward(Carver& carve, Cell cell, const Forward& f, const at::Tensor& d_heads,
+                                 const at::Tensor& weights, const at::Tensor& head_w, bool native) {
+  const int64_t T = f.gates.size(0), B = f.gates.size(1), H = f.gates.size(2) / 4, K1 = head_w.size(0);
+  auto flat_d_heads = d_heads.view({T * B, K1});
+  auto d_hidden_heads = carve.take({T * B, H});
+  mm(d_hidden_heads, flat_d_heads, head_w, native);
+  auto d_head_w = at::empty({K1, H}, head_w.options());
+  mm_tn(d_head_w, flat_d_heads, hidden_view(f), native);
+  auto d_head_b = at::zeros({K1}, head_w.options());  // summed over steps and episodes in order
+  float* DHB = d_head_b.data_ptr<float>();
+  const float* FDH = flat_d_heads.data_ptr<float>();
+  for (int64_t i = 0; i < T * B; ++i)
+    for (int64_t a = 0; a < K1; ++a) DHB[a] += FDH[i * K1 + a];
+  auto d_weights = bptt(carve, cell, f, d_hidden_heads, weights, native).second;
   return {d_weights, d_head_w, d_head_b};
 }
 
@@ -328,7 +319,8 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
                                       const at::Tensor& head_w, const at::Tensor& head_b, const at::Tensor& obs,
                                       const at::Tensor& reward_table, const at::Tensor& next_state,
                                       const at::Tensor& gumbel, int64_t action_col, int64_t reward_col,
-                                      double discount, double value_cost, double entropy_cost, bool learn) {
+                                      double discount, double value_cost, double entropy_cost, bool learn,
+                                      bool native) {
   for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
                          {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
     check(*t, name);
@@ -354,21 +346,70 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
   if (workspace.numel() < need) workspace.resize_({need});
   Carver carve{workspace};
   Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, next_state, gumbel,
-                  action_col, reward_col);
+                  action_col, reward_col, native);
   if (!learn) return {f.actions, f.rewards};
   auto d_heads = carve.take(f.heads.sizes());
-  auto losses = loss_gradient(f, d_heads, discount, value_cost, entropy_cost);
-  auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w);
+  auto losses = a2c_loss_gradient(f.heads.data_ptr<float>(), f.actions.data_ptr<int64_t>(),
+                                  f.rewards.data_ptr<float>(), T, B, k, d_heads.data_ptr<float>(), discount,
+                                  value_cost, entropy_cost);
+  auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w, native);
   std::vector<at::Tensor> out = {f.actions, f.rewards, at::tensor(losses, at::kDouble)};
   out.insert(out.end(), grads.begin(), grads.end());
   return out;
 }
 
-}  // namespace
 
-TORCH_LIBRARY(evo_fastslow, m) {
+// The Python path's replay of a recorded sequence x [T, B, I] through the same cell code:
+// returns [h [T, B, H], rows, gates, cells, tanh_c] (the last four for rnn_backward).
+std::vector<at::Tensor> rnn_forward(int64_t cell, const at::Tensor& weights, const at::Tensor& x, bool native) {
+  check(weights, "weights");
+  check(x, "x");
+  TORCH_CHECK(cell == LSTM || cell == GRU, "cell must be 0 (LSTM) or 1 (GRU)");
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), K = weights.size(0), G = weights.size(1), H = G / 4;
+  TORCH_CHECK(x.dim() == 3 && G % 4 == 0 && K == I + 1 + H, "x [T, B, I] and weights [I + 1 + H, 4H] expected");
+  Forward f;
+  f.rows = at::zeros({T + 1, B, K}, x.options());
+  f.rows.narrow(0, 0, T).narrow(2, 0, I).copy_(x);
+  f.rows.narrow(0, 0, T).select(2, I).fill_(1.0f);
+  f.gates = at::empty({T, B, G}, x.options());
+  f.cells = at::empty({T, B, H}, x.options());
+  f.tanh_c = at::empty({T, B, H}, x.options());
+  auto twice = at::empty({B, H}, x.options()), n_t = at::empty({B, H}, x.options());
+  for (int64_t t = 0; t < T; ++t) cell_step(f, static_cast<Cell>(cell), t, weights, twice, n_t, native);
+  auto h = hidden_view(f).contiguous().view({T, B, H});
+  return {h, f.rows, f.gates, f.cells, f.tanh_c};
+}
+
+// d loss / d h [T, B, H] -> [d weights (w.r.t. the weights as given, g columns scaled), d x [T, B, I]].
+std::vector<at::Tensor> rnn_backward(int64_t cell, const at::Tensor& weights, const at::Tensor& rows,
+                                     const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_c,
+                                     const at::Tensor& d_h, bool native) {
+  const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4, K = rows.size(2), I = K - 1 - H;
+  Forward f;
+  f.rows = rows, f.gates = gates, f.cells = cells, f.tanh_c = tanh_c;
+  auto workspace = at::empty({T * B * G + 3 * B * H}, weights.options());
+  Carver carve{workspace};
+  auto dh = d_h.contiguous().view({T * B, H});
+  auto [d_gates, d_weights] = bptt(carve, static_cast<Cell>(cell), f, dh, weights, native);
+  auto w_input_t = weights.narrow(0, 0, I).t().contiguous();  // [4H, I]
+  if (cell == LSTM) {
+    w_input_t.narrow(0, 2 * H, H).mul_(0.5);  // d w.r.t. the unscaled pre-activations
+    d_weights.narrow(1, 2 * H, H).mul_(0.5);  // d w.r.t. the scaled columns given (exact)
+  }
+  auto d_x = at::empty({T * B, I}, weights.options());
+  mm(d_x, d_gates.view({T * B, G}), w_input_t, native);
+  return {d_weights, d_x.view({T, B, I})};
+}
+
+}  // namespace
+}  // namespace evo
+
+TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("recurrent_a2c(Tensor(a!) workspace, int cell, Tensor weights, Tensor head_w, Tensor head_b, Tensor obs, "
         "Tensor reward_table, Tensor next_state, Tensor gumbel, int action_col, int reward_col, float discount, "
-        "float value_cost, float entropy_cost, bool learn) -> Tensor[]",
-        &recurrent_a2c);
+        "float value_cost, float entropy_cost, bool learn, bool native) -> Tensor[]",
+        &evo::recurrent_a2c);
+  m.def("rnn_forward(int cell, Tensor weights, Tensor x, bool native) -> Tensor[]", &evo::rnn_forward);
+  m.def("rnn_backward(int cell, Tensor weights, Tensor rows, Tensor gates, Tensor cells, Tensor tanh_c, Tensor d_h, "
+        "bool native) -> Tensor[]", &evo::rnn_backward);
 }

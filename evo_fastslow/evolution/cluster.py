@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evo_fastslow.evolution.evaluate import evaluate, failure
+from evo_fastslow.numerics.fingerprint import fingerprint
 
 
 class JobQueueConfig(BaseModel):
@@ -31,7 +32,8 @@ class ClusterConfig(BaseModel):
                                                          "0 evaluates in-process, for debugging")
     address: str | None = Field(None, description="connect to this running Dask scheduler instead")
     jobqueue: JobQueueConfig | None = Field(None, description="start workers as SLURM/PBS jobs")
-    evaluation_timeout: float | None = Field(None, gt=0, description="seconds a lifetime may train")
+    evaluation_timeout: float | None = Field(None, gt=0, description="seconds a lifetime may train: a safety net "
+                                             "only (machine-dependent); env-steps decide fitness")
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,17 @@ class Evaluator:
             future.release()
             yield key, outcome
 
+    def fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Each worker's numeric fingerprint (computing it also loads the kernels: a warm-up)."""
+        if self.client is None:
+            return {"in-process": fingerprint()}
+        return self.client.run(fingerprint)
+
     @property
     def workers(self) -> int:
         if self.client is None:
             return 1
         return max(1, len(self.client.scheduler_info().get("workers", {})))
-
-
-def _set_worker_threads() -> None:
-    import torch
-
-    torch.set_num_threads(1)
 
 
 @contextmanager
@@ -108,7 +110,6 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
                                processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
         client = Client(cluster)
     try:
-        client.run(_set_worker_threads)
         yield Evaluator(client, suites, config.evaluation_timeout, fn)
     finally:
         client.close()

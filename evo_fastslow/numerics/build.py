@@ -1,0 +1,59 @@
+"""Building and loading the C++ extension (det_math, the deterministic ops, the fused A2C kernel).
+
+Built with gcc and ninja on first use (15-30 s, once per machine and source version) into torch's
+extension cache (`TORCH_EXTENSIONS_DIR` moves it), under a name carrying the hash of the sources and
+flags: an edited source is rebuilt, never mixed with an old build. The flags are part of the numeric
+contract: `-ffp-contract=off` (no fused multiply-add the source did not ask for) and no fast-math; the
+loops pick their instruction-set variant at load time and every variant gives the same bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SOURCES = [HERE / "det_math.cpp", HERE / "ops.cpp", HERE / "recurrent_a2c.cpp", HERE / "episodic_lstm.cpp"]
+HEADERS = [HERE / "det_math.h", HERE / "det_blocks.h", HERE / "ops.h"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-Wno-psabi"]
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}  # "ok": True, or "error": the exception of the failed build
+
+
+def build_id() -> str:
+    """Names the exact build: sources, headers and flags (recorded in every fingerprint)."""
+    digest = hashlib.sha256()
+    for path in SOURCES + HEADERS:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(" ".join(FLAGS).encode())
+    return digest.hexdigest()[:12]
+
+
+def load() -> None:
+    """Build (once per machine) and load the extension into this process; raises if it cannot."""
+    with _lock:
+        if "ok" in _state:
+            return
+        if "error" in _state:
+            raise RuntimeError(f"the evo-fastslow kernels could not be built: {_state['error']}")
+        try:
+            _build()
+        except Exception as error:  # no compiler, no ninja, no headers
+            _state["error"] = error
+            raise RuntimeError(f"the evo-fastslow kernels could not be built: {error}") from error
+        _state["ok"] = True
+
+
+def _build() -> None:
+    from torch.utils.cpp_extension import load as load_extension
+
+    if shutil.which("ninja") is None:  # the `ninja` dependency's binary, when its venv is not activated
+        import ninja
+
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+    load_extension(name=f"evo_fastslow_kernels_{build_id()}", sources=[str(s) for s in SOURCES],
+                   extra_cflags=FLAGS, extra_include_paths=[str(HERE)], is_python_module=False, verbose=False)

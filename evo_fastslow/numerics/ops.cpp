@@ -1,0 +1,255 @@
+// Deterministic building blocks for the Python path (numerics/ops.py wraps them for NumPy and for
+// autograd), and the A2C loss that the fused kernel shares. All arithmetic is det_math's.
+#include "ops.h"
+
+#include <torch/library.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "det_math.h"
+
+namespace evo {
+
+namespace {
+void check_float(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat && t.device().is_cpu(), name, " must be a float32 CPU tensor");
+}
+}  // namespace
+
+void mm(at::Tensor& C, const at::Tensor& A, const at::Tensor& B, bool native, bool accumulate) {
+  if (native) {
+    if (accumulate)
+      C.addmm_(A, B);
+    else
+      at::mm_out(C, A, B);
+    return;
+  }
+  det::gemm(A.data_ptr<float>(), A.stride(0), B.data_ptr<float>(), B.stride(0), C.data_ptr<float>(), C.stride(0),
+            A.size(0), A.size(1), B.size(1), accumulate);
+}
+
+void mm_tn(at::Tensor& C, const at::Tensor& A, const at::Tensor& B, bool native) {
+  if (native) {
+    at::mm_out(C, A.t(), B);
+    return;
+  }
+  det::gemm_tn(A.data_ptr<float>(), A.stride(0), B.data_ptr<float>(), B.stride(0), C.data_ptr<float>(),
+               C.stride(0), A.size(0), A.size(1), B.size(1), false);
+}
+
+void sigmoid_rows(at::Tensor& x, int64_t cols, bool native) {
+  if (native) {
+    x.narrow(1, 0, cols).sigmoid_();
+    return;
+  }
+  float* p = x.data_ptr<float>();
+  if (cols == x.size(1)) return det::sigmoid_n(p, x.numel());
+  for (int64_t r = 0; r < x.size(0); ++r) det::sigmoid_n(p + r * x.stride(0), cols);
+}
+
+std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions, const float* rewards, int64_t T,
+                                      int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
+                                      double entropy_cost) {
+  const int64_t K1 = k + 1;
+  const double n = static_cast<double>(T * B);
+  std::vector<float> returns(T * B);
+  for (int64_t b = 0; b < B; ++b) {
+    double running = 0.0;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      running = rewards[t * B + b] + discount * running;
+      returns[t * B + b] = static_cast<float>(running);
+    }
+  }
+  double policy = 0.0, value = 0.0, entropy = 0.0;
+  std::vector<float> log_p(k), p(k);
+  for (int64_t i = 0; i < T * B; ++i) {
+    const float* z = heads + i * K1;
+    float top = z[0];
+    for (int64_t a = 1; a < k; ++a) top = std::max(top, z[a]);
+    float total = 0.0f;
+    for (int64_t a = 0; a < k; ++a) total += det::exp(z[a] - top);
+    const float log_total = top + det::log(total);
+    float h = 0.0f;
+    for (int64_t a = 0; a < k; ++a) {
+      log_p[a] = z[a] - log_total;
+      p[a] = det::exp(log_p[a]);
+      h -= p[a] * log_p[a];
+    }
+    const float v = z[k], advantage = returns[i] - v;
+    const int64_t taken = actions[i];
+    policy -= static_cast<double>(log_p[taken]) * advantage;
+    value += 0.5 * static_cast<double>(advantage) * advantage;
+    entropy += h;
+    for (int64_t a = 0; a < k; ++a) {
+      const double d_policy = -static_cast<double>(advantage) * ((a == taken ? 1.0 : 0.0) - p[a]);
+      const double d_entropy = entropy_cost * p[a] * (static_cast<double>(log_p[a]) + h);
+      d_heads[i * K1 + a] = static_cast<float>((d_policy + d_entropy) / n);
+    }
+    d_heads[i * K1 + k] = static_cast<float>(value_cost * (v - returns[i]) / n);
+  }
+  policy /= n, value /= n, entropy /= n;
+  return {policy + value_cost * value - entropy_cost * entropy, policy, value, entropy};
+}
+
+namespace {
+
+at::Tensor det_mm(const at::Tensor& a, const at::Tensor& b) {
+  check_float(a, "a"), check_float(b, "b");
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "det_mm: [M, K] @ [K, N] expected");
+  auto A = a.contiguous(), B = b.contiguous();
+  auto C = at::empty({a.size(0), b.size(1)}, a.options());
+  mm(C, A, B, false);
+  return C;
+}
+
+at::Tensor det_mm_tn(const at::Tensor& a, const at::Tensor& b) {
+  check_float(a, "a"), check_float(b, "b");
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0), "det_mm_tn: [M, K]^T @ [M, N] expected");
+  auto A = a.contiguous(), B = b.contiguous();
+  auto C = at::empty({a.size(1), b.size(1)}, a.options());
+  mm_tn(C, A, B, false);
+  return C;
+}
+
+at::Tensor pointwise(const at::Tensor& x, float (*fn)(float)) {
+  check_float(x, "x");
+  auto out = x.contiguous().clone();
+  float* p = out.data_ptr<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) p[i] = fn(p[i]);
+  return out;
+}
+
+at::Tensor activation(const at::Tensor& x, void (*in_place)(float*, int64_t)) {
+  check_float(x, "x");
+  auto out = x.contiguous().clone();
+  in_place(out.data_ptr<float>(), out.numel());
+  return out;
+}
+
+at::Tensor det_sigmoid(const at::Tensor& x) { return activation(x, det::sigmoid_n); }
+at::Tensor det_tanh(const at::Tensor& x) { return activation(x, det::tanh_n); }
+
+at::Tensor det_exp(const at::Tensor& x) { return pointwise(x, det::exp); }
+
+// Gumbel(0, 1) noise from uniforms in (0, 1]: -log(-log(u)).
+at::Tensor det_gumbel(const at::Tensor& u) {
+  return pointwise(u, [](float x) { return -det::log(-det::log(std::max(x, 1e-30f))); });
+}
+
+std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::Tensor& actions,
+                                            const at::Tensor& rewards, double discount, double value_cost,
+                                            double entropy_cost) {
+  check_float(heads, "heads"), check_float(rewards, "rewards");
+  TORCH_CHECK(heads.dim() == 3 && actions.sizes() == rewards.sizes() && actions.dim() == 2 &&
+                  actions.size(0) == heads.size(0) && actions.size(1) == heads.size(1) &&
+                  actions.scalar_type() == at::kLong,
+              "a2c_loss: heads [T, B, k + 1], actions (int64) and rewards [T, B] expected");
+  auto h = heads.contiguous(), a = actions.contiguous(), r = rewards.contiguous();
+  auto d_heads = at::empty_like(h);
+  auto losses = a2c_loss_gradient(h.data_ptr<float>(), a.data_ptr<int64_t>(), r.data_ptr<float>(), h.size(0),
+                                  h.size(1), h.size(2) - 1, d_heads.data_ptr<float>(), discount, value_cost,
+                                  entropy_cost);
+  return {at::tensor(losses, at::kDouble), d_heads};
+}
+
+// Gradient clipping to a total norm, then one Adam (kind 0) or RMSprop (kind 1) step on every
+// parameter, in the order given. The norm is summed in double in that order; torch's formulas.
+// step_size = lr / (1 - beta1^t) and bias2_sqrt = sqrt(1 - beta2^t) come from the caller (Adam).
+double optimizer_step(at::TensorList params, at::TensorList grads, at::TensorList first, at::TensorList second,
+                      int64_t kind, double lr, double max_norm, double beta1, double beta2, double eps,
+                      double step_size, double bias2_sqrt) {
+  const size_t n = params.size();
+  TORCH_CHECK(grads.size() == n && first.size() == n && second.size() == n, "one grad and state per parameter");
+  double squares = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    check_float(grads[i], "grad");
+    TORCH_CHECK(grads[i].is_contiguous() && params[i].is_contiguous() && first[i].is_contiguous() &&
+                    second[i].is_contiguous() && grads[i].numel() == params[i].numel(),
+                "optimizer_step: contiguous tensors of one size per parameter");
+    const float* g = grads[i].data_ptr<float>();
+    for (int64_t j = 0; j < grads[i].numel(); ++j) squares += static_cast<double>(g[j]) * g[j];
+  }
+  const double norm = std::sqrt(squares);
+  const double coef = max_norm / (norm + 1e-6);
+  const float scale = coef < 1.0 ? static_cast<float>(coef) : 1.0f;
+  const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2), e = static_cast<float>(eps);
+  const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
+  const float size = static_cast<float>(step_size), b2s = static_cast<float>(bias2_sqrt), rate = static_cast<float>(lr);
+  for (size_t i = 0; i < n; ++i) {
+    float* p = params[i].data_ptr<float>();
+    const float* g = grads[i].data_ptr<float>();
+    float* m = first[i].data_ptr<float>();
+    float* v = second[i].data_ptr<float>();
+    for (int64_t j = 0; j < params[i].numel(); ++j) {
+      const float grad = scale < 1.0f ? g[j] * scale : g[j];
+      if (kind == 0) {  // Adam
+        m[j] = b1 * m[j] + one_b1 * grad;
+        v[j] = b2 * v[j] + one_b2 * (grad * grad);
+        p[j] = p[j] - size * (m[j] / (std::sqrt(v[j]) / b2s + e));
+      } else {  // RMSprop (alpha = beta2)
+        v[j] = b2 * v[j] + one_b2 * (grad * grad);
+        p[j] = p[j] - rate * (grad / (std::sqrt(v[j]) + e));
+      }
+    }
+  }
+  return norm;
+}
+
+// The kernel-weighted mean of the k nearest stored values: keys [B, N, D], values [B, N, V], query
+// [B, D], `size` slots in use. Distances are summed in order; ties go to the lower slot.
+at::Tensor knn_read(const at::Tensor& keys, const at::Tensor& values, const at::Tensor& query, int64_t size, int64_t k,
+                    double delta) {
+  check_float(keys, "keys"), check_float(values, "values"), check_float(query, "query");
+  TORCH_CHECK(keys.is_contiguous() && values.is_contiguous() && keys.dim() == 3 && values.dim() == 3 &&
+                  query.dim() == 2 && size >= 1 && size <= keys.size(1) && k >= 1,
+              "knn_read: keys [B, N, D], values [B, N, V] (contiguous), query [B, D], 1 <= size <= N expected");
+  const int64_t B = keys.size(0), N = keys.size(1), D = keys.size(2), V = values.size(2);
+  auto q = query.contiguous();
+  auto out = at::zeros({B, V}, keys.options());
+  const float *K_ = keys.data_ptr<float>(), *V_ = values.data_ptr<float>(), *Q = q.data_ptr<float>();
+  float* O = out.data_ptr<float>();
+  const int64_t use = std::min(k, size);
+  std::vector<float> d2(size);
+  std::vector<int64_t> order(size);
+  std::vector<float> weights(use);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t s = 0; s < size; ++s) {
+      float sum = 0.0f;
+      for (int64_t d = 0; d < D; ++d) {
+        const float diff = K_[(b * N + s) * D + d] - Q[b * D + d];
+        sum += diff * diff;
+      }
+      d2[s] = sum;
+    }
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + use, order.end(),
+                      [&](int64_t x, int64_t y) { return d2[x] < d2[y] || (d2[x] == d2[y] && x < y); });
+    float total = 0.0f;
+    for (int64_t i = 0; i < use; ++i) total += (weights[i] = 1.0f / (d2[order[i]] + static_cast<float>(delta)));
+    for (int64_t i = 0; i < use; ++i) {
+      const float w = weights[i] / total;
+      const float* v = V_ + (b * N + order[i]) * V;
+      for (int64_t j = 0; j < V; ++j) O[b * V + j] += w * v[j];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace evo
+
+TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
+  m.def("det_mm(Tensor a, Tensor b) -> Tensor", &evo::det_mm);
+  m.def("det_mm_tn(Tensor a, Tensor b) -> Tensor", &evo::det_mm_tn);
+  m.def("det_sigmoid(Tensor x) -> Tensor", &evo::det_sigmoid);
+  m.def("det_tanh(Tensor x) -> Tensor", &evo::det_tanh);
+  m.def("det_exp(Tensor x) -> Tensor", &evo::det_exp);
+  m.def("det_gumbel(Tensor u) -> Tensor", &evo::det_gumbel);
+  m.def("a2c_loss(Tensor heads, Tensor actions, Tensor rewards, float discount, float value_cost, "
+        "float entropy_cost) -> (Tensor, Tensor)", &evo::a2c_loss);
+  m.def("optimizer_step(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] first, Tensor(c!)[] second, int kind, "
+        "float lr, float max_norm, float beta1, float beta2, float eps, float step_size, float bias2_sqrt) -> float",
+        &evo::optimizer_step);
+  m.def("knn_read(Tensor keys, Tensor values, Tensor query, int size, int k, float delta) -> Tensor", &evo::knn_read);
+}

@@ -1,0 +1,26 @@
+// Shared by the fused kernel (recurrent_a2c.cpp) and the deterministic ops (ops.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace evo {
+
+// C = A B (accumulate: C += A B) for row-major float matrices (unit column stride): deterministic
+// (det_math) unless `native`, which takes ATen's BLAS, fastest but CPU-dependent.
+void mm(at::Tensor& C, const at::Tensor& A, const at::Tensor& B, bool native, bool accumulate = false);
+// C = A^T B.
+void mm_tn(at::Tensor& C, const at::Tensor& A, const at::Tensor& B, bool native);
+// In place, on the first `cols` columns of every row of a [rows, stride] matrix.
+void sigmoid_rows(at::Tensor& x, int64_t cols, bool native);
+
+// The A2C loss of B episodes of T steps from heads [T, B, k + 1] (policy logits, then the value):
+// n-step returns to the episode's end, advantage = return - value, loss = policy + value_cost * value
+// - entropy_cost * entropy, each the mean over steps and episodes. Writes d loss / d heads into
+// d_heads and returns {total, policy, value, entropy}.
+std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions, const float* rewards, int64_t T,
+                                      int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
+                                      double entropy_cost);
+
+}  // namespace evo

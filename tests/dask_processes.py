@@ -1,0 +1,51 @@
+"""Real Dask processes for tests: a `dask scheduler` and `dask worker` processes on loopback, each
+worker with its own environment (for example another numerics mode), stopped afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+@contextmanager
+def dask_processes(tmp_path: Path, worker_envs: list[dict[str, str]], timeout: float = 60.0) -> Iterator[str]:
+    """Yields the scheduler's address once every worker has joined."""
+    scheduler_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.time() + timeout
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for i, extra in enumerate(worker_envs):
+            procs.append(subprocess.Popen(
+                [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", f"w{i}",
+                 "--host", "127.0.0.1"], env={**os.environ, "OMP_NUM_THREADS": "1", **extra},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout=timeout) as client:
+            client.wait_for_workers(len(worker_envs), timeout=timeout)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
