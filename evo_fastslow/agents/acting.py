@@ -22,14 +22,12 @@ def _np(parameter: nn.Parameter) -> np.ndarray:
 
 
 class LSTMActor:
-    def __init__(self, rnn: nn.LSTM):
-        hidden = rnn.hidden_size
-        # torch's gate order is i, f, g, o; reorder to i, f, o, g so one sigmoid covers three gates
-        order = np.r_[0:2 * hidden, 3 * hidden:4 * hidden, 2 * hidden:3 * hidden]
-        self.w_x = _np(rnn.weight_ih_l0)[order].T.copy()  # [I, 4H]
-        self.w_h = _np(rnn.weight_hh_l0)[order].T.copy()  # [H, 4H]
-        self.bias = (_np(rnn.bias_ih_l0) + _np(rnn.bias_hh_l0))[order]
-        self.hidden = hidden
+    """The fused kernel's step (numerics/recurrent_a2c.cpp): one product [x | 1 | h] @ W [I + 1 + H, 4H]
+    with the g columns scaled by 2, one sigmoid for all gates, g = 2 sigmoid(2 a_g) - 1 = tanh(a_g)."""
+
+    def __init__(self, core: nn.Module):
+        self.weights = core.kernel_weights().detach().numpy().copy()
+        self.hidden = core.hidden_size
 
     def initial_state(self, batch: int) -> State:
         return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
@@ -37,14 +35,11 @@ class LSTMActor:
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, c = state
         H = self.hidden
-        gates = ops.matmul(x, self.w_x)
-        gates += ops.matmul(h, self.w_h)
-        gates += self.bias
-        ifo = ops.sigmoid(gates[:, :3 * H])
-        g = ops.tanh(gates[:, 3 * H:])
-        c = ifo[:, H:2 * H] * c
-        c += ifo[:, :H] * g
-        h = ifo[:, 2 * H:] * ops.tanh(c)
+        rows = np.concatenate([x, np.ones((x.shape[0], 1), np.float32), h], axis=1)
+        s = ops.sigmoid(ops.matmul(rows, self.weights))  # i, f, g (scaled), o
+        g = 2.0 * s[:, 2 * H:3 * H] - 1.0
+        c = s[:, H:2 * H] * c + s[:, :H] * g
+        h = s[:, 3 * H:] * ops.tanh(c)
         return h, (h, c)
 
 

@@ -34,7 +34,7 @@ class LSTMCore(nn.Module):
         return zeros, zeros.clone()
 
     def actor(self) -> LSTMActor:
-        return LSTMActor(self.rnn)
+        return LSTMActor(self)
 
     def step(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         r = self.rnn

@@ -8,9 +8,10 @@ and backpropagates through the activations it kept while acting instead of repla
 
 It fits an LSTM or GRU agent without episodic memory on a tabular task (`Task.tabular`: its
 episodes give their dynamics up front as tables over a few states, tasks/base.py: Tables; every
-shipped task is). Everything else, and every machine where the kernel cannot be built, takes the
-Python path, which computes the same update within float32 rounding (tests/test_fused.py). Both consume the same random numbers, so the
-two paths sample the same actions wherever their logits agree; `LifetimeResult.engine` says which ran.
+shipped task is). Everything else takes the Python path. Both consume the same random numbers; in the
+reproducible numerics mode they also share every operation (the cell code, the loss, the optimizer),
+so they compute the same lifetime bit for bit; in the native mode, within float32 rounding
+(tests/test_fused.py). `LifetimeResult.engine` says which ran.
 
 EVO_FASTSLOW_KERNEL: `auto` (default: build, else fall back with a warning), `off` (Python path),
 `require` (a failed build is an error).

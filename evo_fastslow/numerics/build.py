@@ -14,14 +14,16 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
-SOURCES = [HERE / "det_math.cpp", HERE / "ops.cpp", HERE / "recurrent_a2c.cpp", HERE / "episodic_lstm.cpp"]
+SOURCES = [HERE / "det_math.cpp", HERE / "ops.cpp", HERE / "recurrent_a2c.cpp", HERE / "episodic_lstm.cpp",
+           HERE / "numpy_ops.cpp"]
 HEADERS = [HERE / "det_math.h", HERE / "det_blocks.h", HERE / "ops.h"]
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-Wno-psabi"]
 
 _lock = threading.Lock()
-_state: dict[str, object] = {}  # "ok": True, or "error": the exception of the failed build
+_state: dict[str, object] = {}  # "module": the loaded extension, or "error": the exception of the failed build
 
 
 def build_id() -> str:
@@ -33,27 +35,28 @@ def build_id() -> str:
     return digest.hexdigest()[:12]
 
 
-def load() -> None:
-    """Build (once per machine) and load the extension into this process; raises if it cannot."""
+def load() -> Any:
+    """Build (once per machine) and load the extension into this process; raises if it cannot. Returns
+    its Python module (NumPy functions); the torch ops are under torch.ops.evo_fastslow."""
     with _lock:
-        if "ok" in _state:
-            return
+        if "module" in _state:
+            return _state["module"]
         if "error" in _state:
             raise RuntimeError(f"the evo-fastslow kernels could not be built: {_state['error']}")
         try:
-            _build()
+            _state["module"] = _build()
         except Exception as error:  # no compiler, no ninja, no headers
             _state["error"] = error
             raise RuntimeError(f"the evo-fastslow kernels could not be built: {error}") from error
-        _state["ok"] = True
+        return _state["module"]
 
 
-def _build() -> None:
+def _build() -> Any:
     from torch.utils.cpp_extension import load as load_extension
 
     if shutil.which("ninja") is None:  # the `ninja` dependency's binary, when its venv is not activated
         import ninja
 
         os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
-    load_extension(name=f"evo_fastslow_kernels_{build_id()}", sources=[str(s) for s in SOURCES],
-                   extra_cflags=FLAGS, extra_include_paths=[str(HERE)], is_python_module=False, verbose=False)
+    return load_extension(name=f"evo_fastslow_kernels_{build_id()}", sources=[str(s) for s in SOURCES],
+                          extra_cflags=FLAGS, extra_include_paths=[str(HERE)], is_python_module=True, verbose=False)

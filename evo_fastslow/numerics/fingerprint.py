@@ -27,7 +27,9 @@ def _fingerprint(mode: str, kernel: str) -> tuple[tuple[str, Any], ...]:
     from evo_fastslow.numerics import build
 
     try:
-        build_id = build.build_id() if kernel == "off" else (build.load() or build.build_id())
+        if kernel != "off":
+            build.load()
+        build_id = build.build_id()
     except RuntimeError as error:
         build_id = f"unbuilt ({error})"
     details = {"mode": mode, "kernel": kernel, "torch": torch.__version__, "numpy": np.__version__,

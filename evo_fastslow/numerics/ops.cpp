@@ -1,5 +1,6 @@
-// Deterministic building blocks for the Python path (numerics/ops.py wraps them for NumPy and for
-// autograd), and the A2C loss that the fused kernel shares. All arithmetic is det_math's.
+// Deterministic building blocks for the Python path's learning pass (numerics/ops.py wraps them for
+// autograd; numpy_ops.cpp has the acting pass's), and the A2C loss that the fused kernel shares. All
+// arithmetic is det_math's.
 #include "ops.h"
 
 #include <torch/library.h>
@@ -92,6 +93,35 @@ std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions
   return {policy + value_cost * value - entropy_cost * entropy, policy, value, entropy};
 }
 
+void knn_read_raw(const float* keys, const float* values, const float* query, int64_t B, int64_t N, int64_t D,
+                  int64_t V, int64_t size, int64_t k, float delta, float* out) {
+  const int64_t use = std::min(k, size);
+  std::vector<float> d2(size), weights(use);
+  std::vector<int64_t> order(size);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t s = 0; s < size; ++s) {
+      float sum = 0.0f;
+      for (int64_t d = 0; d < D; ++d) {
+        const float diff = keys[(b * N + s) * D + d] - query[b * D + d];
+        sum += diff * diff;
+      }
+      d2[s] = sum;
+    }
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + use, order.end(),
+                      [&](int64_t x, int64_t y) { return d2[x] < d2[y] || (d2[x] == d2[y] && x < y); });
+    float total = 0.0f;
+    for (int64_t i = 0; i < use; ++i) total += (weights[i] = 1.0f / (d2[order[i]] + delta));
+    float* o = out + b * V;
+    std::fill(o, o + V, 0.0f);
+    for (int64_t i = 0; i < use; ++i) {
+      const float w = weights[i] / total;
+      const float* v = values + (b * N + order[i]) * V;
+      for (int64_t j = 0; j < V; ++j) o[j] += w * v[j];
+    }
+  }
+}
+
 namespace {
 
 at::Tensor det_mm(const at::Tensor& a, const at::Tensor& b) {
@@ -112,14 +142,6 @@ at::Tensor det_mm_tn(const at::Tensor& a, const at::Tensor& b) {
   return C;
 }
 
-at::Tensor pointwise(const at::Tensor& x, float (*fn)(float)) {
-  check_float(x, "x");
-  auto out = x.contiguous().clone();
-  float* p = out.data_ptr<float>();
-  for (int64_t i = 0; i < out.numel(); ++i) p[i] = fn(p[i]);
-  return out;
-}
-
 at::Tensor activation(const at::Tensor& x, void (*in_place)(float*, int64_t)) {
   check_float(x, "x");
   auto out = x.contiguous().clone();
@@ -129,13 +151,6 @@ at::Tensor activation(const at::Tensor& x, void (*in_place)(float*, int64_t)) {
 
 at::Tensor det_sigmoid(const at::Tensor& x) { return activation(x, det::sigmoid_n); }
 at::Tensor det_tanh(const at::Tensor& x) { return activation(x, det::tanh_n); }
-
-at::Tensor det_exp(const at::Tensor& x) { return pointwise(x, det::exp); }
-
-// Gumbel(0, 1) noise from uniforms in (0, 1]: -log(-log(u)).
-at::Tensor det_gumbel(const at::Tensor& u) {
-  return pointwise(u, [](float x) { return -det::log(-det::log(std::max(x, 1e-30f))); });
-}
 
 std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::Tensor& actions,
                                             const at::Tensor& rewards, double discount, double value_cost,
@@ -196,46 +211,6 @@ double optimizer_step(at::TensorList params, at::TensorList grads, at::TensorLis
   return norm;
 }
 
-// The kernel-weighted mean of the k nearest stored values: keys [B, N, D], values [B, N, V], query
-// [B, D], `size` slots in use. Distances are summed in order; ties go to the lower slot.
-at::Tensor knn_read(const at::Tensor& keys, const at::Tensor& values, const at::Tensor& query, int64_t size, int64_t k,
-                    double delta) {
-  check_float(keys, "keys"), check_float(values, "values"), check_float(query, "query");
-  TORCH_CHECK(keys.is_contiguous() && values.is_contiguous() && keys.dim() == 3 && values.dim() == 3 &&
-                  query.dim() == 2 && size >= 1 && size <= keys.size(1) && k >= 1,
-              "knn_read: keys [B, N, D], values [B, N, V] (contiguous), query [B, D], 1 <= size <= N expected");
-  const int64_t B = keys.size(0), N = keys.size(1), D = keys.size(2), V = values.size(2);
-  auto q = query.contiguous();
-  auto out = at::zeros({B, V}, keys.options());
-  const float *K_ = keys.data_ptr<float>(), *V_ = values.data_ptr<float>(), *Q = q.data_ptr<float>();
-  float* O = out.data_ptr<float>();
-  const int64_t use = std::min(k, size);
-  std::vector<float> d2(size);
-  std::vector<int64_t> order(size);
-  std::vector<float> weights(use);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t s = 0; s < size; ++s) {
-      float sum = 0.0f;
-      for (int64_t d = 0; d < D; ++d) {
-        const float diff = K_[(b * N + s) * D + d] - Q[b * D + d];
-        sum += diff * diff;
-      }
-      d2[s] = sum;
-    }
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + use, order.end(),
-                      [&](int64_t x, int64_t y) { return d2[x] < d2[y] || (d2[x] == d2[y] && x < y); });
-    float total = 0.0f;
-    for (int64_t i = 0; i < use; ++i) total += (weights[i] = 1.0f / (d2[order[i]] + static_cast<float>(delta)));
-    for (int64_t i = 0; i < use; ++i) {
-      const float w = weights[i] / total;
-      const float* v = V_ + (b * N + order[i]) * V;
-      for (int64_t j = 0; j < V; ++j) O[b * V + j] += w * v[j];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 }  // namespace evo
 
@@ -244,12 +219,9 @@ TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("det_mm_tn(Tensor a, Tensor b) -> Tensor", &evo::det_mm_tn);
   m.def("det_sigmoid(Tensor x) -> Tensor", &evo::det_sigmoid);
   m.def("det_tanh(Tensor x) -> Tensor", &evo::det_tanh);
-  m.def("det_exp(Tensor x) -> Tensor", &evo::det_exp);
-  m.def("det_gumbel(Tensor u) -> Tensor", &evo::det_gumbel);
   m.def("a2c_loss(Tensor heads, Tensor actions, Tensor rewards, float discount, float value_cost, "
         "float entropy_cost) -> (Tensor, Tensor)", &evo::a2c_loss);
   m.def("optimizer_step(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] first, Tensor(c!)[] second, int kind, "
         "float lr, float max_norm, float beta1, float beta2, float eps, float step_size, float bias2_sqrt) -> float",
         &evo::optimizer_step);
-  m.def("knn_read(Tensor keys, Tensor values, Tensor query, int size, int k, float delta) -> Tensor", &evo::knn_read);
 }

@@ -23,4 +23,10 @@ std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions
                                       int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
                                       double entropy_cost);
 
+// The kernel-weighted mean [B, V] of the k nearest of the first `size` stored values (keys [B, N, D],
+// values [B, N, V], query [B, D]): squared distances summed in order, ties to the lower slot, weights
+// 1 / (d^2 + delta) normalised.
+void knn_read_raw(const float* keys, const float* values, const float* query, int64_t B, int64_t N, int64_t D,
+                  int64_t V, int64_t size, int64_t k, float delta, float* out);
+
 }  // namespace evo

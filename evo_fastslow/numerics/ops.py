@@ -21,28 +21,30 @@ from evo_fastslow.numerics import reproducible
 from evo_fastslow.numerics.build import load
 
 
-_loaded = None
+_loaded: tuple | None = None  # (NumPy module, torch ops), once built and loaded
 
 
 def kernels():
     """torch.ops.evo_fastslow, built and loaded."""
+    return _extension()[1]
+
+
+def _numpy():
+    """The extension's NumPy functions (pybind11: a microsecond a call, not the ~15 of a torch op)."""
+    return _extension()[0]
+
+
+def _extension() -> tuple:
     global _loaded
     if _loaded is None:
-        load()
-        _loaded = torch.ops.evo_fastslow
+        _loaded = (load(), torch.ops.evo_fastslow)
     return _loaded
-
-
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
 # --- NumPy: the acting pass ------------------------------------------------------------------------
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a [M, K] @ b [K, N]."""
-    if not reproducible():
-        return a @ b
-    return kernels().det_mm(_t(a), _t(b)).numpy()
+    return _numpy().mm(a, b) if reproducible() else a @ b
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -51,26 +53,24 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         np.exp(out, out=out)
         out += 1.0
         return np.reciprocal(out, out=out)
-    return kernels().det_sigmoid(_t(x)).numpy()
+    return _numpy().sigmoid(x)
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
-    if not reproducible():
-        return np.tanh(x)
-    return kernels().det_tanh(_t(x)).numpy()
+    return _numpy().tanh(x) if reproducible() else np.tanh(x)
 
 
 def gumbel(uniform: np.ndarray) -> np.ndarray:
     """Gumbel(0, 1) noise -log(-log(u)) from uniforms in [0, 1)."""
     if not reproducible():
         return -np.log(-np.log(np.maximum(uniform, 1e-30)))
-    return kernels().det_gumbel(_t(uniform)).numpy()
+    return _numpy().gumbel(uniform)
 
 
 def knn_read(keys: np.ndarray, values: np.ndarray, query: np.ndarray, size: int, k: int, delta: float
              ) -> np.ndarray:
     """Kernel-weighted mean [B, V] of the k nearest of the first `size` stored values (agents/memory.py)."""
-    return kernels().knn_read(torch.from_numpy(keys), torch.from_numpy(values), _t(query), size, k, delta).numpy()
+    return _numpy().knn_read(keys, values, query, size, k, delta)
 
 
 # --- autograd: the learning pass -------------------------------------------------------------------
