@@ -5,7 +5,8 @@ resumed run writes the same ids as an uninterrupted one.
 
 The schema has a version (SQLite's `user_version`): an archive of an older version is migrated in
 place when opened, one of a newer version is refused, a file that is not an archive is named as such.
-Version 1 had no numeric fingerprints (evaluations read as fingerprint '').
+Version 1 had no numeric fingerprints (evaluations read as fingerprint ''), version 2 no start and end
+times (read as 0: unknown).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Iterator
 
 from evo_fastslow.errors import InputError
 
-VERSION = 2
+VERSION = 3
 TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     status TEXT NOT NULL, reason TEXT NOT NULL, fitness REAL NOT NULL,
     scores TEXT NOT NULL, metrics TEXT NOT NULL, curves TEXT NOT NULL,
     wall_seconds REAL NOT NULL, worker TEXT NOT NULL, recorded_at REAL NOT NULL,
-    fingerprint TEXT NOT NULL DEFAULT ''
+    fingerprint TEXT NOT NULL DEFAULT '', started_at REAL NOT NULL DEFAULT 0, finished_at REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS fingerprints (
     digest TEXT PRIMARY KEY, details TEXT NOT NULL
@@ -70,6 +71,8 @@ class Evaluation:
     wall_seconds: float
     worker: str
     fingerprint: str = ""  # digest of the worker's numeric fingerprint (numerics/fingerprint.py)
+    started_at: float = 0.0   # the worker's clock (Unix seconds) when the evaluation started, 0 if unknown
+    finished_at: float = 0.0  # ... and when it ended: utilisation, not results
 
 
 class Archive:
@@ -100,9 +103,12 @@ class Archive:
                              f"found {', '.join(sorted(tables))}")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        if tables and version < 2:  # version 1: no fingerprints
-            with self.db:
+        with self.db:
+            if tables and version < 2:  # version 1: no fingerprints
                 self.db.execute("ALTER TABLE evaluations ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
+            if tables and version < 3:  # version 2: no start and end times
+                self.db.execute("ALTER TABLE evaluations ADD COLUMN started_at REAL NOT NULL DEFAULT 0")
+                self.db.execute("ALTER TABLE evaluations ADD COLUMN finished_at REAL NOT NULL DEFAULT 0")
         self.db.executescript(SCHEMA)
         self.db.execute(f"PRAGMA user_version = {VERSION}")
 
@@ -144,10 +150,10 @@ class Archive:
     def add_evaluation(self, e: Evaluation) -> None:
         """Committed at once: a crash after this loses nothing of it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.genome_id, e.status, e.reason, e.fitness, json.dumps(e.scores, sort_keys=True),
              json.dumps(e.metrics, sort_keys=True), json.dumps(e.curves), e.wall_seconds, e.worker, time.time(),
-             e.fingerprint))
+             e.fingerprint, e.started_at, e.finished_at))
 
     def add_fingerprint(self, details: dict[str, Any]) -> None:
         self.db.execute("INSERT OR IGNORE INTO fingerprints VALUES (?, ?)",
@@ -156,6 +162,18 @@ class Archive:
     def fingerprints(self) -> dict[str, dict[str, Any]]:
         """Every numeric fingerprint seen in this run, by digest."""
         return {row[0]: json.loads(row[1]) for row in self.db.execute("SELECT digest, details FROM fingerprints")}
+
+    def utilisation(self) -> dict[str, float] | None:
+        """Busy worker-time over (workers x the span from the first start to the last end), from the
+        workers' clocks; None before any timed evaluation."""
+        rows = self.db.execute("SELECT worker, started_at, finished_at FROM evaluations WHERE started_at > 0").fetchall()
+        if not rows:
+            return None
+        workers = {row[0] for row in rows}
+        span = max(r[2] for r in rows) - min(r[1] for r in rows)
+        busy = sum(r[2] - r[1] for r in rows)
+        return {"workers": len(workers), "span_seconds": span, "busy_seconds": busy,
+                "utilisation": busy / (len(workers) * span) if span > 0 else 1.0}
 
     def fingerprint_counts(self) -> dict[str, int]:
         """How many evaluations each fingerprint digest computed ('' for archives of version 1)."""
@@ -208,7 +226,7 @@ def _genome(row: tuple, path: Path) -> GenomeRecord:
 
 def _evaluation(row: tuple, path: Path) -> Evaluation:
     scores, metrics, curves = (_json(row[i], "evaluations", row[0], path) for i in (4, 5, 6))
-    return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10])
+    return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10], row[11], row[12])
 
 
 def _json(text: str, table: str, key: int, path: Path) -> Any:

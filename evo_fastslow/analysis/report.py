@@ -85,6 +85,10 @@ def reproducibility_notes(archive: Archive) -> list[str]:
         notes.append("[yellow]warning:[/] evaluations were computed with more than one numeric fingerprint: "
                      "the same genome may get another fitness on another worker; the archive is not reproducible")
     machine = Counter(e.status for e in archive.evaluations().values() if e.reason.startswith(MACHINE_DEPENDENT))
+    use = archive.utilisation()
+    if use:
+        notes.append(f"worker utilisation {use['utilisation']:.0%}: {use['busy_seconds']:.0f} busy worker-seconds over "
+                     f"{use['workers']} workers x {use['span_seconds']:.0f} s (first start to last end)")
     if machine:
         notes.append("machine-dependent failures (a wall-clock limit or a lost worker, not the genome): "
                      + ", ".join(f"{n} {status}" for status, n in sorted(machine.items()))

@@ -6,6 +6,7 @@ or task becomes a `crashed` outcome, never an exception in the run.
 from __future__ import annotations
 
 import os
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal
@@ -49,32 +50,61 @@ EvaluateFn = Callable[..., dict[str, Any]]
 
 
 class Evaluator:
-    """Runs jobs on a Dask client (or in-process when there is none) and yields outcomes as they finish."""
+    """Runs jobs on a Dask client (or in-process when there is none); outcomes come back as they finish.
+
+    `run(jobs)` evaluates a batch (a generation); `start(job)` and `next_done()` serve a driver that keeps
+    workers busy one job at a time (evolution/steady.py)."""
 
     def __init__(self, client: Any | None, suites: list, timeout: float | None, fn: EvaluateFn = evaluate):
         self.client, self.suites, self.timeout, self.fn = client, suites, timeout, fn
         self.dashboard: str | None = getattr(client, "dashboard_link", None) if client is not None else None
+        self._futures: dict[Any, int] = {}   # in flight on Dask: future -> job key
+        self._done: deque[tuple[int, dict[str, Any]]] = deque()  # in-process: evaluated at start()
+        self._completed: Any = None           # distributed.as_completed over the futures in flight
 
-    def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
+    def start(self, job: Job, priority: int = 0) -> None:
         if self.client is None:
-            for job in jobs:
-                yield job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout)
+            self._done.append((job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout)))
             return
         from distributed import as_completed
 
-        # suites are small plain data: sent with each job, no scattered state to lose. Longest first
-        # (Dask runs higher priority first), so that no long lifetime is left alone at the end.
+        # suites are small plain data: sent with each job, no scattered state to lose
+        future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
+                                    pure=False, priority=priority)
+        self._futures[future] = job.key
+        if self._completed is None:
+            self._completed = as_completed([future])
+        else:
+            self._completed.add(future)
+
+    def next_done(self) -> tuple[int, dict[str, Any]]:
+        """The next job to finish (blocks); a lost worker or task is a `crashed` outcome."""
+        if self.client is None:
+            return self._done.popleft()
+        future = next(self._completed)
+        key = self._futures.pop(future)
+        try:
+            outcome = future.result()
+        except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, ...
+            outcome = failure("crashed", f"{type(err).__name__}: {err}")
+        future.release()
+        return key, outcome
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._futures) + len(self._done)
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
+        # Longest first (Dask runs higher priority first), so that no long lifetime is left alone at the end.
         ranks = {job.key: rank for rank, job in enumerate(sorted(jobs, key=lambda j: (j.cost, -j.key)))}
-        futures = {self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                      pure=False, priority=ranks[job.key]): job.key for job in jobs}
-        for future in as_completed(futures):
-            key = futures.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, ...
-                outcome = failure("crashed", f"{type(err).__name__}: {err}")
-            future.release()
-            yield key, outcome
+        for job in jobs:
+            if self.client is None:  # evaluate one, hand it over, then the next
+                self.start(job)
+                yield self.next_done()
+            else:
+                self.start(job, ranks[job.key])
+        while self.in_flight:
+            yield self.next_done()
 
     def fingerprints(self) -> dict[str, dict[str, Any]]:
         """Each worker's numeric fingerprint (computing it also loads the kernels: a warm-up)."""

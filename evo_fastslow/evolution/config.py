@@ -77,6 +77,9 @@ class RunConfig(_Strict):
     def _elites_fit(self) -> "RunConfig":
         if self.searcher.name == "ga" and self.searcher.elites >= self.population:
             raise ValueError("searcher.elites must be smaller than population")
+        if self.searcher.name == "aging" and self.searcher.lag > self.population:
+            raise ValueError("searcher.lag must be at most population (a proposal's population is the last "
+                             "`population` results up to index i - lag)")
         return self
 
     def space(self) -> SearchSpace:

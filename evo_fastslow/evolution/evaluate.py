@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 from typing import Any
 
@@ -32,12 +33,13 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def failure(status: str, reason: str, worker: str = "", wall_seconds: float = 0.0, numerics: str = ""
-            ) -> dict[str, Any]:
+def failure(status: str, reason: str, worker: str = "", wall_seconds: float = 0.0, numerics: str = "",
+            started_at: float = 0.0) -> dict[str, Any]:
     if status in ("timeout", "crashed"):  # a wall-clock limit, a lost worker: not a property of the genome
         reason = MACHINE_DEPENDENT + reason
     return {"status": status, "reason": reason, "fitness": WORST_FITNESS, "scores": {}, "metrics": {},
-            "curves": {}, "wall_seconds": wall_seconds, "worker": worker, "fingerprint": numerics}
+            "curves": {}, "wall_seconds": wall_seconds, "worker": worker, "fingerprint": numerics,
+            "started_at": started_at, "finished_at": time.time() if started_at else 0.0}
 
 
 def evaluate(genes: dict[str, Any], suites: list[FitnessSuite], seed: int, task_seed: int,
@@ -46,7 +48,7 @@ def evaluate(genes: dict[str, Any], suites: list[FitnessSuite], seed: int, task_
     from evo_fastslow.genome import SEARCH_SPACE
     from evo_fastslow.lifetime import run_lifetime
 
-    worker, wall, numerics = _worker_name(), 0.0, ""
+    worker, wall, numerics, started_at = _worker_name(), 0.0, "", time.time()
     scores, metrics, curves = {}, {}, {}
     try:
         numerics = fingerprint()["digest"]
@@ -56,14 +58,15 @@ def evaluate(genes: dict[str, Any], suites: list[FitnessSuite], seed: int, task_
                                   task_seed=derive_seed(task_seed, suite.name), max_seconds=max_seconds)
             wall += result.wall_seconds
             if result.status != "ok":
-                return failure(result.status, f"{suite.name}: {result.reason}", worker, wall, numerics)
+                return failure(result.status, f"{suite.name}: {result.reason}", worker, wall, numerics, started_at)
             scores[suite.name] = suite.fitness(result)
             data = result.to_dict()
             curves[suite.name] = data.pop("learning_curve")
             metrics[suite.name] = {k: v for k, v in data.items() if k not in NON_DETERMINISTIC}
     except Exception as err:  # noqa: BLE001 - any failure of user code is recorded, the run goes on
         last = traceback.format_exception_only(type(err), err)[-1].strip()
-        return failure("error", last, worker, wall, numerics)
+        return failure("error", last, worker, wall, numerics, started_at)
     fitness = sum(scores.values()) / len(scores)
     return {"status": "ok", "reason": "", "fitness": fitness, "scores": scores, "metrics": metrics,
-            "curves": curves, "wall_seconds": wall, "worker": worker, "fingerprint": numerics}
+            "curves": curves, "wall_seconds": wall, "worker": worker, "fingerprint": numerics,
+            "started_at": started_at, "finished_at": time.time()}

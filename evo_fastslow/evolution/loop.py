@@ -13,7 +13,6 @@ import hashlib
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,24 +25,15 @@ from evo_fastslow.evolution.cluster import Evaluator, Job, open_evaluator
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
+from evo_fastslow.evolution.aging import AgingEvolution
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
+from evo_fastslow.evolution.stats import GenerationStats, generation_stats
+from evo_fastslow.evolution.steady import SteadyState
 from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.numerics.fingerprint import differences
 from evo_fastslow.seeds import derive_seed
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
-
-
-@dataclass
-class GenerationStats:
-    generation: int
-    best: float
-    mean: float              # over the evaluations that finished
-    best_id: int
-    evaluations: int
-    failures: int
-    wall_seconds: float
-    lifetime_seconds: float  # the generation's lifetimes, summed
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -137,11 +127,18 @@ class Run:
         config = self.config
         space, suites = config.space(), self.suites
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
-        searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of)
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
             with open_evaluator(config.cluster, suites, self.evaluate_fn) as evaluator:
-                self._evolve(searcher, archive, evaluator, checkpoint)
+                if evaluator.dashboard:
+                    self.console.print(f"Dask dashboard: {evaluator.dashboard}")
+                self._check_fingerprints(evaluator.fingerprints(), archive)
+                if config.searcher.name == "aging":
+                    searcher = AgingEvolution(space, config.searcher, self.popsize, config.seed, seeds)
+                    SteadyState(self, searcher, archive, evaluator).run(checkpoint)
+                else:
+                    searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of)
+                    self._evolve(searcher, archive, evaluator, checkpoint)
         return self.history
 
     def _check_config(self, archive: Archive) -> None:
@@ -163,15 +160,12 @@ class Run:
     def _evolve(self, searcher: Any, archive: Archive, evaluator: Evaluator, checkpoint: dict[str, Any] | None
                 ) -> None:
         replay_until = checkpoint["generation"] if checkpoint else -1
-        if evaluator.dashboard:
-            self.console.print(f"Dask dashboard: {evaluator.dashboard}")
-        self._check_fingerprints(evaluator.fingerprints(), archive)
         started = time.perf_counter()
         for generation in range(self.config.generations):
             stats = self._generation(generation, searcher, archive, evaluator,
                                      checkpoint if generation <= replay_until else None)
             if generation > replay_until:
-                self._finish_generation(stats, archive, started)
+                self.finish_generation(stats, archive, started)
 
     def _check_fingerprints(self, workers: dict[str, dict[str, Any]], archive: Archive) -> None:
         """Before anything is evaluated: do the workers compute the same numbers as each other, and as
@@ -221,21 +215,13 @@ class Run:
             raise InputError(str(self.run_dir), CHECKPOINT_FILE,
                              f"a checkpoint that the archive reproduces: generation {generation} replays "
                              "differently (the searcher's code or the config changed since)")
-        best = max(range(len(records)), key=lambda i: (fitnesses[i], -i))
-        failures = sum(outcomes[r.id].status != "ok" for r in records)
-        finished = [f for r, f in zip(records, fitnesses) if outcomes[r.id].status == "ok"]
-        mean = sum(finished) / len(finished) if finished else fitnesses[best]  # failures' worst value aside
-        return GenerationStats(generation, fitnesses[best], mean, records[best].id,
-                               len(records), failures, time.perf_counter() - start,
-                               sum(outcomes[r.id].wall_seconds for r in records))
+        return generation_stats(generation, records, outcomes, time.perf_counter() - start)
 
     def _evaluate(self, generation: int, records: list[GenomeRecord], archive: Archive,
                   evaluator: Evaluator) -> dict[int, Evaluation]:
         """Archived evaluations are reused; the rest run, each committed the moment it arrives."""
         done = archive.evaluations([r.id for r in records])
-        task_seed = derive_seed(self.config.seed, "tasks", generation)  # common random numbers
-        jobs = [Job(r.id, r.genes, derive_seed(self.config.seed, "lifetime", generation, r.idx), task_seed,
-                    cost=sum(expected_cost(r.genes, s) for s in self.suites)) for r in records if r.id not in done]
+        jobs = [self.job(r) for r in records if r.id not in done]
         if not jobs:
             return done
         failed = 0
@@ -247,7 +233,7 @@ class Run:
                                 running=min(len(jobs), evaluator.workers))
             for count, (key, outcome) in enumerate(evaluator.run(jobs), start=1):
                 evaluation = Evaluation(genome_id=key, **outcome)
-                self._check_evaluation(evaluation)
+                self.check_evaluation(evaluation)
                 archive.add_evaluation(evaluation)
                 done[key] = evaluation
                 failed += evaluation.status != "ok"
@@ -255,7 +241,7 @@ class Run:
                            running=min(len(jobs) - count, evaluator.workers))
         return done
 
-    def _check_evaluation(self, evaluation: Evaluation) -> None:
+    def check_evaluation(self, evaluation: Evaluation) -> None:
         """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""
         digest = evaluation.fingerprint
         if not digest or digest == self.fingerprint or digest in self._warned:
@@ -267,7 +253,13 @@ class Run:
         self._warned.add(digest)
         self.console.print(f"[yellow]warning:[/] {problem}: the archive will not be reproducible")
 
-    def _finish_generation(self, stats: GenerationStats, archive: Archive, started: float) -> None:
+    def job(self, record: GenomeRecord) -> Job:
+        """The evaluation of a genome: its lifetime seed, and its generation's task draw (common random numbers)."""
+        return Job(record.id, record.genes, derive_seed(self.config.seed, "lifetime", record.generation, record.idx),
+                   derive_seed(self.config.seed, "tasks", record.generation),
+                   cost=sum(expected_cost(record.genes, s) for s in self.suites))
+
+    def finish_generation(self, stats: GenerationStats, archive: Archive, started: float) -> None:
         archive.end_generation(stats.generation, stats.best, stats.mean, stats.best_id, stats.evaluations,
                                stats.failures, stats.wall_seconds)
         records = archive.genomes(stats.generation)

@@ -6,6 +6,7 @@
   Its randomness is derived per generation from the run seed, so it has no state but its population.
 - `cmaes`, `snes`: EvoTorch's, over the [0,1]^d encoding; their unbounded samples are reflected into
   the cube before decoding.
+- `aging`: asynchronous regularised evolution (evolution/aging.py), driven by evolution/steady.py.
 
 Every searcher is deterministic given the fitnesses it is told, which is what lets `resume` rebuild
 its state by replaying the archived generations.
@@ -30,12 +31,14 @@ from evo_fastslow.seeds import derive_seed
 
 class SearcherConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Literal["ga", "cmaes", "snes"] = Field("ga", description="ga | cmaes | snes")
-    tournament_size: int = Field(3, ge=1, description="ga: genomes per selection tournament")
+    name: Literal["ga", "cmaes", "snes", "aging"] = Field("ga", description="ga | cmaes | snes | aging")
+    tournament_size: int = Field(3, ge=1, description="ga, aging: genomes per selection tournament (S)")
+    lag: int = Field(4, ge=1, description="aging: proposal i sees the results of evaluations 0 .. i - lag; "
+                                          "at least the number of workers to keep them all busy")
     elites: int = Field(2, ge=0, description="ga: best genomes carried into the next generation")
     crossover_rate: float = Field(0.5, ge=0, le=1, description="ga: chance a child has two parents")
-    mutation_rate: float = Field(0.15, ge=0, le=1, description="ga: chance each gene mutates (at least one does)")
-    mutation_scale: float = Field(0.1, gt=0, le=1, description="ga: Gaussian step of numeric genes on [0,1]")
+    mutation_rate: float = Field(0.15, ge=0, le=1, description="ga, aging: chance each gene mutates (at least one does)")
+    mutation_scale: float = Field(0.1, gt=0, le=1, description="ga, aging: Gaussian step of numeric genes on [0,1]")
     stdev_init: float = Field(0.25, gt=0, description="cmaes/snes: initial step size on [0,1]^d")
 
 

@@ -1,0 +1,121 @@
+"""Asynchronous (aging) evolution: the archive depends on the config and seed only — not on the number
+of workers, on the order results arrive in, or on a kill and resume — and the searcher works."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from evo_fastslow.archive import Archive
+from evo_fastslow.cli import main
+from evo_fastslow.evolution.aging import AgingEvolution
+from evo_fastslow.evolution.config import load_config
+from evo_fastslow.evolution.evaluate import evaluate
+from evo_fastslow.evolution.loop import Run
+from evo_fastslow.evolution.searchers import SearcherConfig
+from evo_fastslow.genome import SEARCH_SPACE
+
+TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
+        "searcher.name=aging", "searcher.lag=2", "search_space.ranges.episodes_per_update=[16, 32]",
+        "search_space.ranges.hidden_size=[8, 16]"]
+
+
+def _snapshot(run_dir):
+    with Archive(run_dir / "archive.sqlite") as archive:
+        return archive.snapshot()
+
+
+def _delayed(genes, suites, seed, task_seed, timeout):
+    """The real evaluation, then a random delay: results arrive in another order each time."""
+    outcome = evaluate(genes, suites, seed, task_seed, timeout)
+    time.sleep(random.Random().uniform(0.0, 0.3))
+    return outcome
+
+
+def test_one_worker_two_workers_and_random_delays_give_one_archive(tmp_path):
+    runs = {}
+    for name, workers, fn in (("in-process", 0, evaluate), ("one", 1, evaluate), ("two", 2, evaluate),
+                              ("two-delayed", 2, _delayed)):
+        Run(load_config("configs/quickstart.yaml", [*TINY, f"cluster.workers={workers}"]), tmp_path / name,
+            evaluate_fn=fn).start()
+        runs[name] = _snapshot(tmp_path / name)
+    first = runs["in-process"]
+    assert len(first) == 12 and all(row[6] == "ok" for row in first)
+    assert all(snapshot == first for snapshot in runs.values())
+    origins = [row[4] for row in first]
+    assert origins[:4] == ["random"] * 4 and set(origins[4:]) == {"mutation"}
+    parents = [eval(row[5]) for row in first[4:]]  # noqa: S307 - JSON lists of ints
+    assert all(len(p) == 1 and p[0] <= index + 4 - 2 for index, p in enumerate(parents))  # i - lag at most
+    workers = {r[0] for r in sqlite3.connect(tmp_path / "two" / "archive.sqlite").execute(
+        "SELECT DISTINCT worker FROM evaluations")}
+    assert len(workers) == 2
+
+
+def test_killed_and_resumed_gives_the_same_archive(tmp_path):
+    reference = tmp_path / "reference"
+    Run(load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=0", "budget.train_env_steps=24000"]),
+        reference).start()
+    killed = tmp_path / "killed"
+    sets = [a for o in [*TINY, "cluster.workers=0", "budget.train_env_steps=24000"] for a in ("--set", o)]
+    proc = subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml",
+                             "--out", str(killed), *sets], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = sqlite3.connect(killed / "archive.sqlite", timeout=0.1).execute(
+                "SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= 6:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    interrupted = sqlite3.connect(killed / "archive.sqlite").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    assert 6 <= interrupted < 12, "the kill must land in the middle of the run"
+    assert main(["resume", str(killed)]) == 0
+    assert _snapshot(killed) == _snapshot(reference)
+
+
+def test_aging_selects_the_best_of_its_sample_from_the_lagged_window():
+    """On a synthetic fitness (a known answer: larger hidden_size is better) the parent of each proposal
+    is the best of its sample, drawn only from indices i - lag - P + 1 .. i - lag; and the population
+    improves."""
+    space = SEARCH_SPACE.restrict(ranges={"hidden_size": (8, 256)})
+    config = SearcherConfig(name="aging", tournament_size=3, lag=3, mutation_rate=0.3)
+    searcher = AgingEvolution(space, config, popsize=10, seed=1, seeds=[])
+    genomes, fitness = {}, {}
+    for i in range(300):
+        if not searcher.ready(i, len(fitness)):
+            raise AssertionError("with every earlier result in, a proposal is always ready")
+        candidate = searcher.propose(i, genomes.__getitem__, fitness.__getitem__)
+        if i >= 10:
+            (parent,) = candidate.parents
+            assert i - 3 - 10 < parent <= i - 3
+        genomes[i], fitness[i] = candidate.genome, float(candidate.genome["hidden_size"])
+    assert not searcher.ready(20, 16)  # result 17 = 20 - lag is not in: wait
+    first, last = [fitness[i] for i in range(10)], [fitness[i] for i in range(290, 300)]
+    assert sum(last) / 10 > 2 * sum(first) / 10
+
+
+def test_a_lag_larger_than_the_population_is_refused():
+    with pytest.raises(Exception, match="searcher.lag must be at most population"):
+        load_config("configs/quickstart.yaml", [*TINY, "searcher.lag=9"])
+
+
+def test_each_evaluation_records_when_and_where_it_ran_and_inspect_shows_utilisation(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    Run(load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=2"]), run_dir).start()
+    with Archive(run_dir / "archive.sqlite") as archive:
+        evaluations = list(archive.evaluations().values())
+        use = archive.utilisation()
+    assert all(0 < e.started_at < e.finished_at for e in evaluations)
+    assert use["workers"] == 2 and 0 < use["utilisation"] <= 1
+    assert abs(use["busy_seconds"] - sum(e.finished_at - e.started_at for e in evaluations)) < 1e-6
+    assert main(["inspect", str(run_dir)]) == 0
+    assert f"worker utilisation {use['utilisation']:.0%}" in capsys.readouterr().out
