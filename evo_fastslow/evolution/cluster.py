@@ -1,20 +1,41 @@
 """Where evaluations run: in-process, an embedded LocalCluster (the default), an existing scheduler,
 or a SLURM/PBS job queue through dask-jobqueue. Results are taken as they complete; a lost worker
 or task becomes a `crashed` outcome, never an exception in the run.
+
+A Dask scheduler runs whatever code its clients send, so who can reach it matters: the LocalCluster
+listens on loopback only; a job queue's scheduler (it must be reachable from the compute nodes) uses
+TLS by default, with certificates made for the run (`security: temporary`) or given as files; a
+remote scheduler is reached over TLS, or over plain TCP only where the config says `security: none`
+in words. Dashboards listen on loopback unless `cluster.dashboard` says otherwise.
+
+Workers are warmed when they join (a worker plugin loads the compiled kernels and computes the numeric
+fingerprint), and the driver builds the kernels first, into `cluster.kernel_cache` when set (a
+directory the workers share), so that no worker compiles them at its first evaluation.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from distributed.diagnostics.plugin import WorkerPlugin
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evo_fastslow.evolution.evaluate import evaluate, failure
+from evo_fastslow.numerics import build
 from evo_fastslow.numerics.fingerprint import fingerprint
+
+
+class TLSFiles(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    ca_file: str = Field(description="the certificate authority that signed the scheduler's and workers' certificates")
+    cert: str = Field(description="this client's certificate (PEM)")
+    key: str = Field(description="this client's private key (PEM)")
 
 
 class JobQueueConfig(BaseModel):
@@ -35,6 +56,25 @@ class ClusterConfig(BaseModel):
     jobqueue: JobQueueConfig | None = Field(None, description="start workers as SLURM/PBS jobs")
     evaluation_timeout: float | None = Field(None, gt=0, description="seconds a lifetime may train: a safety net "
                                              "only (machine-dependent); env-steps decide fitness")
+    security: Literal["temporary", "none"] | TLSFiles | None = Field(
+        None, description="TLS for a job queue or a scheduler address: temporary (certificates made for the run; "
+                          "the default for a job queue), {ca_file, cert, key}, or none (plain TCP, on purpose)")
+    dashboard: str = Field("127.0.0.1:0", description="where a scheduler this run starts serves its dashboard")
+    kernel_cache: str | None = Field(None, description="directory for the compiled kernels, shared by the driver "
+                                                       "and the workers (TORCH_EXTENSIONS_DIR)")
+
+    @model_validator(mode="after")
+    def _reached_safely(self) -> "ClusterConfig":
+        """Checked when the config is read, before anything connects."""
+        address, security = self.address or "", self.security
+        if not address or isinstance(security, TLSFiles):
+            return self
+        if address.startswith("tls://"):
+            raise ValueError(f"cluster.security: {{ca_file, cert, key}}: the certificates to reach {address}")
+        if security != "none" and not _is_loopback(address):
+            raise ValueError(f"cluster.security: TLS files to reach {address}, or `none` to use plain TCP on purpose "
+                             "(anyone who reaches a Dask scheduler can run code through it)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -119,27 +159,52 @@ class Evaluator:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
 
+class WarmUp(WorkerPlugin):
+    """A worker plugin: load the kernels and compute the numeric fingerprint when a worker starts, not at
+    its first evaluation (and on workers that join later, too)."""
+
+    name = "evo-fastslow-warm-up"
+
+    def setup(self, worker: Any) -> None:
+        start = time.perf_counter()
+        fingerprint()
+        worker.evo_fastslow_warm_up_seconds = time.perf_counter() - start
+
+
+
+def _warm_up_seconds(dask_worker: Any) -> float:
+    return getattr(dask_worker, "evo_fastslow_warm_up_seconds", float("nan"))
+
+
 @contextmanager
-def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluate) -> Iterator[Evaluator]:
+def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluate,
+                   run_dir: Path | None = None) -> Iterator[Evaluator]:
     """An Evaluator on the configured cluster; the cluster it started is closed on exit."""
+    if config.kernel_cache:
+        os.environ["TORCH_EXTENSIONS_DIR"] = str(Path(config.kernel_cache).resolve())
     if config.workers == 0 and config.address is None and config.jobqueue is None:
         yield Evaluator(None, suites, config.evaluation_timeout, fn)
         return
     from distributed import Client, LocalCluster
 
+    try:
+        build.load()  # once, here: the workers find it in the (shared) extension cache
+    except RuntimeError:
+        pass  # every worker's fingerprint and evaluation will say why
     cluster = None
     if config.address is not None:
-        client = Client(config.address)
+        client = Client(config.address, security=_client_security(config))
     elif config.jobqueue is not None:
-        cluster = _jobqueue_cluster(config.jobqueue)
+        cluster = _jobqueue_cluster(config, run_dir)
         client = Client(cluster)
     else:
         # worker processes inherit the environment: one BLAS/OpenMP thread each
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         cluster = LocalCluster(n_workers=config.workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
+                               processes=True, host="127.0.0.1", dashboard_address=config.dashboard)
         client = Client(cluster)
     try:
+        client.register_plugin(WarmUp())
         yield Evaluator(client, suites, config.evaluation_timeout, fn)
     finally:
         client.close()
@@ -147,11 +212,58 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
             cluster.close()
 
 
-def _jobqueue_cluster(config: JobQueueConfig) -> Any:
+def warm_up_seconds(client: Any) -> dict[str, float]:
+    """How long each worker took to load the kernels and compute its fingerprint when it joined."""
+    return client.run(_warm_up_seconds)
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _client_security(config: ClusterConfig) -> Any:
+    """TLS files given: mutual TLS; otherwise plain TCP (loopback, or `security: none`: ClusterConfig checked)."""
+    security = config.security
+    if not isinstance(security, TLSFiles):
+        return None
+    from distributed.security import Security
+
+    return Security(tls_ca_file=security.ca_file, tls_client_cert=security.cert, tls_client_key=security.key,
+                    require_encryption=True)
+
+
+def _server_security(config: ClusterConfig) -> Any:
+    """The job queue's scheduler and workers: TLS unless the config says `none`."""
+    from distributed.security import Security
+
+    security = config.security or "temporary"
+    if security == "none":
+        return None
+    if security == "temporary":
+        return Security.temporary()
+    return Security(tls_ca_file=security.ca_file, tls_client_cert=security.cert, tls_client_key=security.key,
+                    tls_scheduler_cert=security.cert, tls_scheduler_key=security.key, tls_worker_cert=security.cert,
+                    tls_worker_key=security.key, require_encryption=True)
+
+
+def _jobqueue_cluster(config: ClusterConfig, run_dir: Path | None) -> Any:
+    import dask
     import dask_jobqueue
 
-    kind = dask_jobqueue.SLURMCluster if config.kind == "slurm" else dask_jobqueue.PBSCluster
-    cluster = kind(cores=config.cores, processes=1, memory=config.memory, walltime=config.walltime,
-                   **config.options)
-    cluster.scale(jobs=config.jobs)
+    queue = config.jobqueue
+    assert queue is not None
+    kind = dask_jobqueue.SLURMCluster if queue.kind == "slurm" else dask_jobqueue.PBSCluster
+    logs = (run_dir or Path.cwd()) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    prologue = [f"export TORCH_EXTENSIONS_DIR={os.environ['TORCH_EXTENSIONS_DIR']}"] \
+        if config.kernel_cache else []
+    options = {"job_script_prologue": prologue, **queue.options}
+    scheduler_options = {"dashboard_address": config.dashboard, **options.pop("scheduler_options", {})}
+    # temporary certificates are written where the jobs can read them: the run directory (shared)
+    with dask.config.set({f"jobqueue.{queue.kind}.shared_temp_directory": str(logs)}):
+        cluster = kind(cores=queue.cores, processes=1, memory=queue.memory, walltime=queue.walltime,
+                       security=_server_security(config), log_directory=str(logs),
+                       scheduler_options=scheduler_options, **options)
+    cluster.scale(jobs=queue.jobs)
     return cluster

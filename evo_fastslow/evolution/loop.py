@@ -129,7 +129,7 @@ class Run:
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
-            with open_evaluator(config.cluster, suites, self.evaluate_fn) as evaluator:
+            with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
                 if evaluator.dashboard:
                     self.console.print(f"Dask dashboard: {evaluator.dashboard}")
                 self._check_fingerprints(evaluator.fingerprints(), archive)
