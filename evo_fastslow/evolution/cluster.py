@@ -95,9 +95,10 @@ class Evaluator:
     `run(jobs)` evaluates a batch (a generation); `start(job)` and `next_done()` serve a driver that keeps
     workers busy one job at a time (evolution/steady.py)."""
 
-    def __init__(self, client: Any | None, suites: list, timeout: float | None, fn: EvaluateFn = evaluate):
+    def __init__(self, client: Any | None, suites: list, timeout: float | None, fn: EvaluateFn = evaluate,
+                 dashboard: str | None = None):
         self.client, self.suites, self.timeout, self.fn = client, suites, timeout, fn
-        self.dashboard: str | None = getattr(client, "dashboard_link", None) if client is not None else None
+        self.dashboard = dashboard
         self._futures: dict[Any, int] = {}   # in flight on Dask: future -> job key
         self._done: deque[tuple[int, dict[str, Any]]] = deque()  # in-process: evaluated at start()
         self._completed: Any = None           # distributed.as_completed over the futures in flight
@@ -205,11 +206,22 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
         client = Client(cluster)
     try:
         client.register_plugin(WarmUp())
-        yield Evaluator(client, suites, config.evaluation_timeout, fn)
+        client.wait_for_workers(1)  # a job queue's first job may wait in the queue a while
+        yield Evaluator(client, suites, config.evaluation_timeout, fn, _dashboard(client, config, cluster))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _dashboard(client: Any, config: ClusterConfig, cluster: Any) -> str | None:
+    """Where the dashboard of the scheduler is: the address it was bound to (loopback by default) for a
+    scheduler this run started; the scheduler's own link for one it connected to."""
+    port = client.scheduler_info().get("services", {}).get("dashboard")
+    if cluster is None or port is None:
+        return getattr(client, "dashboard_link", None) if port else None
+    host = config.dashboard.rsplit(":", 1)[0] or "127.0.0.1"
+    return f"http://{host}:{port}/status"
 
 
 def warm_up_seconds(client: Any) -> dict[str, float]:

@@ -171,6 +171,8 @@ class Run:
         """Before anything is evaluated: do the workers compute the same numbers as each other, and as
         the run did before (on resume)? `reproducibility: strict` makes a difference an error."""
         reference = archive.meta("fingerprint")
+        if not workers:
+            return  # no worker yet: each arriving evaluation is checked against the run's fingerprint
         digests = {f["digest"]: f for f in workers.values()}
         problems = []
         if len(digests) > 1:  # each worker against the most common fingerprint
