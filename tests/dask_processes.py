@@ -38,8 +38,10 @@ def _tls_flags(tls: dict[str, str] | None) -> list[str]:
 
 @contextmanager
 def dask_processes(tmp_path: Path, worker_envs: list[dict[str, str]], timeout: float = 60.0,
-                   tls: dict[str, str] | None = None) -> Iterator[str]:
-    """Yields the scheduler's address once every worker has joined (over TLS with `tls` files)."""
+                   tls: dict[str, str] | None = None, workers: list | None = None) -> Iterator[str]:
+    """Yields the scheduler's address once every worker has joined (over TLS with `tls` files). The
+    worker processes (each its own process group: nanny and worker) are appended to `workers`."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     scheduler_file = tmp_path / "scheduler.json"
     protocol = ["--protocol", "tls"] if tls else []
     procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -55,6 +57,8 @@ def dask_processes(tmp_path: Path, worker_envs: list[dict[str, str]], timeout: f
                 [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", f"w{i}",
                  "--host", "127.0.0.1", *_tls_flags(tls)], env={**os.environ, "OMP_NUM_THREADS": "1", **extra},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            if workers is not None:
+                workers.append(procs[-1])
         from distributed import Client
         from distributed.security import Security
 
@@ -66,6 +70,7 @@ def dask_processes(tmp_path: Path, worker_envs: list[dict[str, str]], timeout: f
     finally:
         for proc in reversed(procs):
             try:
+                os.killpg(proc.pid, signal.SIGCONT)  # a process stopped by a test must be able to end
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass

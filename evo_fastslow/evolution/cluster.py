@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
@@ -56,6 +56,9 @@ class ClusterConfig(BaseModel):
     jobqueue: JobQueueConfig | None = Field(None, description="start workers as SLURM/PBS jobs")
     evaluation_timeout: float | None = Field(None, gt=0, description="seconds a lifetime may train: a safety net "
                                              "only (machine-dependent); env-steps decide fitness")
+    straggler_seconds: float | None = Field(None, gt=0, description="an evaluation running this long on one "
+                                            "worker gets a backup copy on another (a frozen or failing node); the "
+                                            "first to finish counts: evaluations are pure, so the result is the same")
     security: Literal["temporary", "none"] | TLSFiles | None = Field(
         None, description="TLS for a job queue or a scheduler address: temporary (certificates made for the run; "
                           "the default for a job queue), {ca_file, cert, key}, or none (plain TCP, on purpose)")
@@ -96,10 +99,12 @@ class Evaluator:
     workers busy one job at a time (evolution/steady.py)."""
 
     def __init__(self, client: Any | None, suites: list, timeout: float | None, fn: EvaluateFn = evaluate,
-                 dashboard: str | None = None):
+                 dashboard: str | None = None, straggler_seconds: float | None = None):
         self.client, self.suites, self.timeout, self.fn = client, suites, timeout, fn
-        self.dashboard = dashboard
-        self._futures: dict[Any, int] = {}   # in flight on Dask: future -> job key
+        self.dashboard, self.straggler_seconds = dashboard, straggler_seconds
+        self._futures: dict[Any, int] = {}   # in flight on Dask: future -> job key (a backup copy: the same key)
+        self._jobs: dict[int, Job] = {}       # in flight: job key -> job
+        self._seen: dict[str, tuple[str, float]] = {}  # task key -> (worker, when first seen running there)
         self._done: deque[tuple[int, dict[str, Any]]] = deque()  # in-process: evaluated at start()
         self._completed: Any = None           # distributed.as_completed over the futures in flight
 
@@ -107,12 +112,19 @@ class Evaluator:
         if self.client is None:
             self._done.append((job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout)))
             return
+        self._jobs[job.key] = job
+        self._submit(job, priority)
+
+    def _submit(self, job: Job, priority: int, avoid: str | None = None) -> None:
         from distributed import as_completed
 
         # suites are small plain data: sent with each job, no scattered state to lose
+        elsewhere = None if avoid is None else [w for w in self.client.scheduler_info()["workers"] if w != avoid]
         future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                    pure=False, priority=priority)
+                                    pure=False, priority=priority, workers=elsewhere, allow_other_workers=False)
         self._futures[future] = job.key
+        if self.straggler_seconds is not None:
+            return  # _next_finished polls instead, to look for stragglers
         if self._completed is None:
             self._completed = as_completed([future])
         else:
@@ -122,14 +134,52 @@ class Evaluator:
         """The next job to finish (blocks); a lost worker or task is a `crashed` outcome."""
         if self.client is None:
             return self._done.popleft()
-        future = next(self._completed)
-        key = self._futures.pop(future)
-        try:
-            outcome = future.result()
-        except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, ...
-            outcome = failure("crashed", f"{type(err).__name__}: {err}")
-        future.release()
-        return key, outcome
+        while True:
+            future = self._next_finished()
+            key = self._futures.pop(future)
+            copies = [f for f, k in self._futures.items() if k == key]
+            try:
+                outcome = future.result()
+            except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, ...
+                if copies:  # a backup copy may still deliver
+                    future.release()
+                    continue
+                outcome = failure("crashed", f"{type(err).__name__}: {err}")
+            for copy in copies:  # the same evaluation elsewhere: no longer needed
+                self._futures.pop(copy)
+                copy.cancel()
+            future.release()
+            del self._jobs[key]
+            return key, outcome
+
+    def _next_finished(self) -> Any:
+        if self.straggler_seconds is None:
+            return next(self._completed)
+        while True:  # wake up now and then to look for stragglers
+            done = [f for f in self._futures if f.done()]
+            if done:
+                return done[0]
+            from distributed import wait
+
+            try:
+                wait(list(self._futures), timeout=min(2.0, self.straggler_seconds / 4), return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                self._back_up_stragglers()
+
+    def _back_up_stragglers(self) -> None:
+        """An evaluation seen running on the same worker for longer than `straggler_seconds`, without a
+        backup yet, gets one on any other worker."""
+        running = self.client.run_on_scheduler(_running_on, keys=[f.key for f in self._futures])
+        now = time.monotonic()
+        copies = Counter(self._futures.values())
+        for future, key in list(self._futures.items()):
+            worker = running.get(future.key)
+            if worker is None or self._seen.get(future.key, (None,))[0] != worker:
+                self._seen[future.key] = (worker, now)
+                continue
+            if now - self._seen[future.key][1] > self.straggler_seconds and copies[key] == 1 and self.workers > 1:
+                self._submit(self._jobs[key], priority=1_000_000, avoid=worker)
+                copies[key] += 1
 
     @property
     def in_flight(self) -> int:
@@ -158,6 +208,13 @@ class Evaluator:
         if self.client is None:
             return 1
         return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+
+def _running_on(keys: list[str], dask_scheduler: Any = None) -> dict[str, str | None]:
+    """On the scheduler: the worker each task is running on (None when it is not running)."""
+    tasks = dask_scheduler.tasks
+    return {key: (tasks[key].processing_on.address if key in tasks and tasks[key].processing_on else None)
+            for key in keys}
 
 
 class WarmUp(WorkerPlugin):
@@ -207,7 +264,8 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
     try:
         client.register_plugin(WarmUp())
         client.wait_for_workers(1)  # a job queue's first job may wait in the queue a while
-        yield Evaluator(client, suites, config.evaluation_timeout, fn, _dashboard(client, config, cluster))
+        yield Evaluator(client, suites, config.evaluation_timeout, fn, _dashboard(client, config, cluster),
+                        config.straggler_seconds)
     finally:
         client.close()
         if cluster is not None:
