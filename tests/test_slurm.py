@@ -31,13 +31,18 @@ def _snapshot(run_dir):
 
 
 def test_an_evolution_on_slurm_jobs_over_tls_equals_the_in_process_run(tmp_path):
+    """Fixed jobs, then adaptive scaling (jobs start and stop as Dask asks): the same archive."""
     assert _evolve(tmp_path / "in-process", "cluster.workers=0").returncode == 0
+    queue = ["cluster.jobqueue.kind=slurm", "cluster.jobqueue.memory=2GiB", "cluster.jobqueue.walltime=00:10:00",
+             "cluster.jobqueue.options={queue: debug}"]
     with slurm(tmp_path / "slurm") as slurm_env:
-        run = _evolve(tmp_path / "slurm-run", "cluster.jobqueue.kind=slurm", "cluster.jobqueue.jobs=2",
-                      "cluster.jobqueue.memory=2GiB", "cluster.jobqueue.walltime=00:10:00",
-                      "cluster.jobqueue.options={queue: debug}", env={**os.environ, **slurm_env})
+        env = {**os.environ, **slurm_env}
+        run = _evolve(tmp_path / "slurm-run", *queue, "cluster.jobqueue.jobs=2", env=env)
+        adaptive = _evolve(tmp_path / "adaptive", *queue, "cluster.jobqueue.adapt={minimum: 0, maximum: 2}", env=env)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert adaptive.returncode == 0, adaptive.stderr[-3000:]
     assert _snapshot(tmp_path / "slurm-run") == _snapshot(tmp_path / "in-process")
+    assert _snapshot(tmp_path / "adaptive") == _snapshot(tmp_path / "in-process")
     logs = list((tmp_path / "slurm-run" / "logs").glob("*.out")) + list((tmp_path / "slurm-run" / "logs").glob("*.err"))
     assert logs, "the batch jobs' logs belong in the run directory"
     assert not list(Path.cwd().glob("slurm-*.out")), "no job log in the working directory"

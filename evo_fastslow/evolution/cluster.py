@@ -38,6 +38,12 @@ class TLSFiles(BaseModel):
     key: str = Field(description="this client's private key (PEM)")
 
 
+class AdaptConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    minimum: int = Field(0, ge=0, description="batch jobs kept at least")
+    maximum: int = Field(ge=1, description="batch jobs at most")
+
+
 class JobQueueConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["slurm", "pbs"] = Field(description="the batch system")
@@ -46,6 +52,8 @@ class JobQueueConfig(BaseModel):
     memory: str = Field("4GiB", description="memory per job")
     walltime: str = Field("02:00:00", description="wall time per job")
     options: dict[str, Any] = Field(default_factory=dict, description="more dask-jobqueue keyword arguments")
+    adapt: AdaptConfig | None = Field(None, description="Dask's adaptive scaling between minimum and maximum jobs "
+                                                         "(workers join and leave mid-run) instead of `jobs`")
 
 
 class ClusterConfig(BaseModel):
@@ -263,7 +271,8 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
         client = Client(cluster)
     try:
         client.register_plugin(WarmUp())
-        client.wait_for_workers(1)  # a job queue's first job may wait in the queue a while
+        if config.jobqueue is None or config.jobqueue.adapt is None:  # adaptive: jobs start once tasks wait
+            client.wait_for_workers(1)  # a job queue's first job may wait in the queue a while
         yield Evaluator(client, suites, config.evaluation_timeout, fn, _dashboard(client, config, cluster),
                         config.straggler_seconds)
     finally:
@@ -335,5 +344,8 @@ def _jobqueue_cluster(config: ClusterConfig, run_dir: Path | None) -> Any:
         cluster = kind(cores=queue.cores, processes=1, memory=queue.memory, walltime=queue.walltime,
                        security=_server_security(config), log_directory=str(logs),
                        scheduler_options=scheduler_options, **options)
-    cluster.scale(jobs=queue.jobs)
+    if queue.adapt is not None:
+        cluster.adapt(minimum_jobs=queue.adapt.minimum, maximum_jobs=queue.adapt.maximum)
+    else:
+        cluster.scale(jobs=queue.jobs)
     return cluster

@@ -34,7 +34,7 @@ class SearcherConfig(BaseModel):
     name: Literal["ga", "cmaes", "snes", "aging"] = Field("ga", description="ga | cmaes | snes | aging")
     tournament_size: int = Field(3, ge=1, description="ga, aging: genomes per selection tournament (S)")
     lag: int = Field(4, ge=1, description="aging: proposal i sees the results of evaluations 0 .. i - lag; "
-                                          "at least the number of workers to keep them all busy")
+                                          "about twice the number of workers keeps them busy")
     elites: int = Field(2, ge=0, description="ga: best genomes carried into the next generation")
     crossover_rate: float = Field(0.5, ge=0, le=1, description="ga: chance a child has two parents")
     mutation_rate: float = Field(0.15, ge=0, le=1, description="ga, aging: chance each gene mutates (at least one does)")

@@ -1,8 +1,9 @@
 """The steady-state driver of asynchronous searchers (`aging`): no generation barrier.
 
 It keeps every worker busy: a new genome is proposed the moment the searcher may (proposal i only
-needs results 0 .. i - lag, evolution/aging.py) and a worker is free; each result is archived the
-moment it arrives. Genomes are archived before they are evaluated, results whatever order they come
+needs results 0 .. i - lag, evolution/aging.py) and fewer than two jobs per worker are in flight (the
+second waits at the scheduler, so a worker that finishes starts its next job without waiting for the
+driver); each result is archived the moment it arrives. Genomes are archived before they are evaluated, results whatever order they come
 back in, so a kill loses only what was in flight; `resume` proposes again from index 0 (proposals are
 a function of archived results by index), checks every proposal against the archived genome, and
 evaluates only those without a result. Every `population` indices form an epoch, reported and
@@ -42,7 +43,8 @@ class SteadyState:
         epoch_started = started
         with self._progress() as (bar, task):
             while self.contiguous < self.total:
-                capacity = max(1, self.evaluator.workers)
+                # a second job queued per worker hides the round trip to the driver between two jobs
+                capacity = 2 * max(1, self.evaluator.workers)
                 while (next_index < self.total and len(in_flight) < capacity
                        and self.searcher.ready(next_index, self.contiguous)):
                     if self._propose(next_index):
