@@ -6,26 +6,21 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 from dask_processes import dask_processes
-from evo_fastslow.archive import Archive
+from runs import TINY, evolve_command, snapshot
 
-TINY = ["budget.train_env_steps=48000", "budget.test_episodes=20", "population=4", "generations=2",
-        "searcher.elites=1", "search_space.ranges.episodes_per_update=[16, 32]",
-        "search_space.ranges.hidden_size=[8, 16]"]
+
+
+
+
+LONGER = [*TINY, "budget.train_env_steps=48000", "population=4"]  # lifetimes long enough to interrupt
 
 
 def _evolve(run_dir, *overrides):
-    sets = [a for o in [*TINY, *overrides] for a in ("--set", o)]
-    return subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml", "--out",
-                             str(run_dir), *sets], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _snapshot(run_dir):
-    with Archive(run_dir / "archive.sqlite") as archive:
-        return archive.snapshot()
+    return subprocess.Popen(evolve_command(run_dir, *overrides, tiny=LONGER), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for_evaluations(run_dir, count, proc, limit=120):
@@ -53,5 +48,5 @@ def test_a_frozen_worker_and_a_killed_worker_leave_the_archive_unchanged(tmp_pat
             code = proc.wait(timeout=300)
             elapsed = time.time() - started
         assert code == 0, proc.stderr.read()
-        assert _snapshot(tmp_path / fault / "run") == _snapshot(tmp_path / "reference"), fault
+        assert snapshot(tmp_path / fault / "run") == snapshot(tmp_path / "reference"), fault
         assert elapsed < 120, f"{fault}: the run stood still ({elapsed:.0f} s)"

@@ -3,6 +3,7 @@ anything is evaluated (a warning; `reproducibility: strict`: exit code 2), and s
 machine that computes other numbers. Workers are real `dask worker` processes; the "other machine" is
 a worker in the native numerics mode, whose probe differs as another CPU's would."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,16 +17,14 @@ from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.errors import InputError
-
-TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=3", "generations=1",
-        "searcher.elites=1", "search_space.ranges.episodes_per_update=[16, 32]",
-        "search_space.ranges.hidden_size=[8, 16]"]
+from runs import TINY, evolve
 
 
-def _evolve(run_dir, *overrides, env=None):
-    sets = [a for o in [*TINY, *overrides] for a in ("--set", o)]
-    return subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml", "--out",
-                           str(run_dir), *sets], capture_output=True, text=True, env=env)
+
+
+def _evolve_one(run_dir, *overrides, env=None):
+    """One generation of three genomes."""
+    return evolve(run_dir, "generations=1", *overrides, env=env)
 
 
 def _evaluations(run_dir):
@@ -34,12 +33,12 @@ def _evaluations(run_dir):
 
 def test_workers_with_two_fingerprints_warn_or_stop_when_strict(tmp_path):
     with dask_processes(tmp_path, [{}, {"EVO_FASTSLOW_NUMERICS": "native"}]) as address:
-        strict = _evolve(tmp_path / "strict", f"cluster.address={address}", "reproducibility=strict")
+        strict = _evolve_one(tmp_path / "strict", f"cluster.address={address}", "reproducibility=strict")
         assert strict.returncode == 2 and "Traceback" not in strict.stderr
         assert "reproducibility: strict: workers that compute the same numbers as the run" in strict.stderr
         assert "mode reproducible -> native" in strict.stderr or "mode native -> reproducible" in strict.stderr
         assert _evaluations(tmp_path / "strict") == 0  # stopped before anything was evaluated
-        warned = _evolve(tmp_path / "warned", f"cluster.address={address}")
+        warned = _evolve_one(tmp_path / "warned", f"cluster.address={address}")
     assert warned.returncode == 0, warned.stderr
     assert "warning:" in warned.stderr and "probe " in warned.stderr
     inspected = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "inspect", str(tmp_path / "warned")],
@@ -51,11 +50,11 @@ def test_workers_with_two_fingerprints_warn_or_stop_when_strict(tmp_path):
 
 def test_a_resume_where_numbers_would_differ_is_named(tmp_path):
     run_dir = tmp_path / "run"
-    assert _evolve(run_dir, "cluster.workers=0").returncode == 0
+    assert _evolve_one(run_dir, "cluster.workers=0").returncode == 0
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     config.update(generations=2, reproducibility="strict")
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    env = {**__import__("os").environ, "EVO_FASTSLOW_NUMERICS": "native"}
+    env = {**os.environ, "EVO_FASTSLOW_NUMERICS": "native"}
     resumed = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "resume", str(run_dir)], capture_output=True,
                              text=True, env=env)
     assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
@@ -79,7 +78,7 @@ def test_a_worker_that_joins_later_with_another_fingerprint(tmp_path, capsys):
             outcome["fingerprint"] = "0123456789ab"
         return outcome
     late_joiner.calls = 0
-    config = load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=0", "reproducibility=strict"])
+    config = load_config("configs/quickstart.yaml", [*TINY, "generations=1", "cluster.workers=0", "reproducibility=strict"])
     try:
         Run(config, tmp_path / "strict", evaluate_fn=late_joiner).start()
         raise AssertionError("strict mode must stop")
@@ -87,7 +86,7 @@ def test_a_worker_that_joins_later_with_another_fingerprint(tmp_path, capsys):
         assert "genome 1 was computed by" in str(err) and "fingerprint 0123456789ab" in str(err)
     assert _evaluations(tmp_path / "strict") == 1  # what arrived before is kept
     late_joiner.calls = 0
-    config = load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=0"])
+    config = load_config("configs/quickstart.yaml", [*TINY, "generations=1", "cluster.workers=0"])
     Run(config, tmp_path / "warn", evaluate_fn=late_joiner).start()
     assert _evaluations(tmp_path / "warn") == 3
     assert main(["inspect", str(tmp_path / "warn")]) == 0

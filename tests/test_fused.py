@@ -18,7 +18,6 @@ from evo_fastslow.agents import build_agent
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import fused, run_lifetime
-from evo_fastslow.lifetime import run as run_module
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
 from evo_fastslow.numerics import build, ops
 from evo_fastslow.suite import load_suite

@@ -4,45 +4,31 @@ certificates made for the run (the default), writes the job logs into the run di
 the archive the in-process run leaves. PBS has no server here: its generated job script is checked."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dask
 
-from evo_fastslow.archive import Archive
 from evo_fastslow.evolution.cluster import ClusterConfig, _server_security
+from runs import evolve, snapshot
 from slurm_localhost import slurm
 
-TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=3", "generations=2",
-        "searcher.elites=1", "search_space.ranges.episodes_per_update=[16, 32]",
-        "search_space.ranges.hidden_size=[8, 16]"]
 
 
-def _evolve(run_dir, *overrides, env=None):
-    sets = [a for o in [*TINY, *overrides] for a in ("--set", o)]
-    return subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml", "--out",
-                           str(run_dir), *sets], capture_output=True, text=True, env=env, timeout=600)
-
-
-def _snapshot(run_dir):
-    with Archive(run_dir / "archive.sqlite") as archive:
-        return archive.snapshot()
 
 
 def test_an_evolution_on_slurm_jobs_over_tls_equals_the_in_process_run(tmp_path):
     """Fixed jobs, then adaptive scaling (jobs start and stop as Dask asks): the same archive."""
-    assert _evolve(tmp_path / "in-process", "cluster.workers=0").returncode == 0
+    assert evolve(tmp_path / "in-process", "cluster.workers=0").returncode == 0
     queue = ["cluster.jobqueue.kind=slurm", "cluster.jobqueue.memory=2GiB", "cluster.jobqueue.walltime=00:10:00",
              "cluster.jobqueue.options={queue: debug}"]
     with slurm(tmp_path / "slurm") as slurm_env:
         env = {**os.environ, **slurm_env}
-        run = _evolve(tmp_path / "slurm-run", *queue, "cluster.jobqueue.jobs=2", env=env)
-        adaptive = _evolve(tmp_path / "adaptive", *queue, "cluster.jobqueue.adapt={minimum: 0, maximum: 2}", env=env)
+        run = evolve(tmp_path / "slurm-run", *queue, "cluster.jobqueue.jobs=2", env=env)
+        adaptive = evolve(tmp_path / "adaptive", *queue, "cluster.jobqueue.adapt={minimum: 0, maximum: 2}", env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert adaptive.returncode == 0, adaptive.stderr[-3000:]
-    assert _snapshot(tmp_path / "slurm-run") == _snapshot(tmp_path / "in-process")
-    assert _snapshot(tmp_path / "adaptive") == _snapshot(tmp_path / "in-process")
+    assert snapshot(tmp_path / "slurm-run") == snapshot(tmp_path / "in-process")
+    assert snapshot(tmp_path / "adaptive") == snapshot(tmp_path / "in-process")
     logs = list((tmp_path / "slurm-run" / "logs").glob("*.out")) + list((tmp_path / "slurm-run" / "logs").glob("*.err"))
     assert logs, "the batch jobs' logs belong in the run directory"
     assert not list(Path.cwd().glob("slurm-*.out")), "no job log in the working directory"
