@@ -19,8 +19,8 @@ import os
 import time
 from collections import Counter, deque
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
 from distributed.diagnostics.plugin import WorkerPlugin

@@ -246,6 +246,8 @@ class Run:
     def check_evaluation(self, evaluation: Evaluation) -> None:
         """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""
         digest = evaluation.fingerprint
+        if digest and not self.fingerprint:  # no worker had joined at the start (adaptive): the first sets it
+            self.fingerprint = digest
         if not digest or digest == self.fingerprint or digest in self._warned:
             return
         problem = (f"genome {evaluation.genome_id} was computed by {evaluation.worker or 'a worker'} with numeric "
