@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -31,7 +30,6 @@ EXIT_BAD_INPUT = 2
 def _lifetime(args: argparse.Namespace) -> int:
     genome = load_genome(args.genome)
     suite = load_suite(args.suite)
-    torch.set_num_threads(1)  # one core per lifetime; parallelism comes from workers
     err = Console(stderr=True)
     with Progress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("updates"), TimeElapsedColumn(), console=err, transient=True,
