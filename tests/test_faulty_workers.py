@@ -1,6 +1,8 @@
 """Faulty workers, for real: `dask worker` processes on an external scheduler, one frozen (SIGSTOP)
-or killed (SIGKILL) in the middle of a run. Neither may change the archive, and a frozen worker may
-not stall the run past `cluster.straggler_seconds` (its evaluation gets a backup copy elsewhere)."""
+or killed (SIGKILL) in the middle of a run, or frozen just after finishing an evaluation, holding an
+outcome the driver has not fetched yet. None may change the archive, and a frozen worker may not stall
+the run for long (its evaluation gets a backup copy elsewhere; an outcome it will not hand over is
+evaluated again)."""
 
 import os
 import signal
@@ -9,11 +11,8 @@ import subprocess
 import time
 
 from dask_processes import dask_processes
+from distributed import Client
 from runs import TINY, evolve_command, snapshot
-
-
-
-
 
 LONGER = [*TINY, "budget.train_env_steps=48000", "population=4"]  # lifetimes long enough to interrupt
 
@@ -35,18 +34,44 @@ def _wait_for_evaluations(run_dir, count, proc, limit=120):
         time.sleep(0.05)
 
 
-def test_a_frozen_worker_and_a_killed_worker_leave_the_archive_unchanged(tmp_path):
+def _freeze_holding_an_outcome(address: str, driver: subprocess.Popen, worker: subprocess.Popen) -> None:
+    """Pause the driver until worker w0 has finished an evaluation the driver has not fetched, then
+    freeze w0 and let the driver go on: it finds the outcome done but on a worker that does not answer."""
+    def outcomes_held_by(worker_name: str, dask_scheduler=None) -> list[str]:
+        """On the scheduler (sent by value: nested): the finished tasks whose outcome sits on this worker."""
+        return [key for key, task in dask_scheduler.tasks.items()
+                if task.state == "memory" and any(w.name == worker_name for w in task.who_has)]
+
+    os.kill(driver.pid, signal.SIGSTOP)
+    try:
+        with Client(address, timeout=30) as client:
+            deadline = time.time() + 120
+            while not client.run_on_scheduler(outcomes_held_by, worker_name="w0"):
+                assert time.time() < deadline, "w0 finished no evaluation"
+                time.sleep(0.05)
+        os.killpg(worker.pid, signal.SIGSTOP)
+    finally:
+        os.kill(driver.pid, signal.SIGCONT)
+
+
+def test_frozen_and_killed_workers_leave_the_archive_unchanged(tmp_path):
     reference = _evolve(tmp_path / "reference", "cluster.workers=0")
     assert reference.wait(timeout=300) == 0, reference.stderr.read()
-    for fault, sig in (("frozen", signal.SIGSTOP), ("killed", signal.SIGKILL)):
-        workers = []
-        with dask_processes(tmp_path / fault, [{}, {}], workers=workers) as address:
+    faults = {"frozen": lambda address, driver, worker: os.killpg(worker.pid, signal.SIGSTOP),
+              "killed": lambda address, driver, worker: os.killpg(worker.pid, signal.SIGKILL),
+              "frozen holding an outcome": _freeze_holding_an_outcome}
+    for fault, inflict in faults.items():
+        workers, run_dir = [], tmp_path / fault.replace(" ", "-") / "run"
+        with dask_processes(run_dir.parent, [{}, {}], workers=workers) as address:
             started = time.time()
-            proc = _evolve(tmp_path / fault / "run", f"cluster.address={address}", "cluster.straggler_seconds=4")
-            _wait_for_evaluations(tmp_path / fault / "run", 1, proc)
-            os.killpg(workers[0].pid, sig)  # the worker and its nanny
-            code = proc.wait(timeout=300)
+            proc = _evolve(run_dir, f"cluster.address={address}", "cluster.straggler_seconds=4")
+            _wait_for_evaluations(run_dir, 1, proc)
+            inflict(address, proc, workers[0])  # workers[0]: the worker w0 and its nanny
+            try:
+                out, err = proc.communicate(timeout=300)  # reads the pipes as it waits: they never fill
+            finally:
+                proc.kill()
             elapsed = time.time() - started
-        assert code == 0, proc.stderr.read()
-        assert snapshot(tmp_path / fault / "run") == snapshot(tmp_path / "reference"), fault
+        assert proc.returncode == 0, err
+        assert snapshot(run_dir) == snapshot(tmp_path / "reference"), fault
         assert elapsed < 120, f"{fault}: the run stood still ({elapsed:.0f} s)"

@@ -66,7 +66,9 @@ class ClusterConfig(BaseModel):
                                              "only (machine-dependent); env-steps decide fitness")
     straggler_seconds: float | None = Field(None, gt=0, description="an evaluation running this long on one "
                                             "worker gets a backup copy on another (a frozen or failing node); the "
-                                            "first to finish counts: evaluations are pure, so the result is the same")
+                                            "first to finish counts: evaluations are pure, so the result is the same. "
+                                            "Also how long fetching a finished result may take before the job is "
+                                            "evaluated again elsewhere (default 60 s)")
     security: Literal["temporary", "none"] | TLSFiles | None = Field(
         None, description="TLS for a job queue or a scheduler address: temporary (certificates made for the run; "
                           "the default for a job queue), {ca_file, cert, key}, or none (plain TCP, on purpose)")
@@ -98,6 +100,7 @@ class Job:
 
 
 EvaluateFn = Callable[..., dict[str, Any]]
+RESULT_FETCH_SECONDS = 60.0  # an outcome is a few kB: a worker that cannot hand it over in this long is frozen
 
 
 class Evaluator:
@@ -127,9 +130,9 @@ class Evaluator:
         from distributed import as_completed
 
         # suites are small plain data: sent with each job, no scattered state to lose
-        elsewhere = None if avoid is None else [w for w in self.client.scheduler_info()["workers"] if w != avoid]
+        elsewhere = [w for w in self.client.scheduler_info()["workers"] if w != avoid] if avoid else None
         future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                    pure=False, priority=priority, workers=elsewhere, allow_other_workers=False)
+                                    pure=False, priority=priority, workers=elsewhere or None, allow_other_workers=False)
         self._futures[future] = job.key
         if self.straggler_seconds is not None:
             return  # _next_finished polls instead, to look for stragglers
@@ -147,7 +150,15 @@ class Evaluator:
             key = self._futures.pop(future)
             copies = [f for f, k in self._futures.items() if k == key]
             try:
-                outcome = future.result()
+                outcome = future.result(timeout=self.straggler_seconds or RESULT_FETCH_SECONDS)
+            except TimeoutError:
+                # done, but the worker holding the outcome does not hand it over (frozen after finishing):
+                # evaluate the job again elsewhere; evaluations are pure, so the outcome is the same
+                holders = self.client.who_has([future]).get(future.key, ())
+                future.release()
+                if not copies:
+                    self._submit(self._jobs[key], priority=1_000_000, avoid=next(iter(holders), None))
+                continue
             except Exception as err:  # noqa: BLE001 - KilledWorker, lost connection, ...
                 if copies:  # a backup copy may still deliver
                     future.release()
