@@ -6,7 +6,7 @@ resumed run writes the same ids as an uninterrupted one.
 The schema has a version (SQLite's `user_version`): an archive of an older version is migrated in
 place when opened, one of a newer version is refused, a file that is not an archive is named as such.
 Version 1 had no numeric fingerprints (evaluations read as fingerprint ''), version 2 no start and end
-times (read as 0: unknown).
+times (read as 0: unknown), version 3 no replicates (validation and ablation lifetimes, added empty).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from evo_fastslow.errors import InputError
 
-VERSION = 3
+VERSION = 4
 TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS evaluations (
 );
 CREATE TABLE IF NOT EXISTS fingerprints (
     digest TEXT PRIMARY KEY, details TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replicates (
+    genes TEXT NOT NULL, study TEXT NOT NULL, replicate INTEGER NOT NULL,
+    seed INTEGER NOT NULL, task_seed INTEGER NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (genes, study, replicate)
+);
+CREATE TABLE IF NOT EXISTS replicate_baselines (
+    suite TEXT NOT NULL, task_seed INTEGER NOT NULL, figures TEXT NOT NULL,
+    PRIMARY KEY (suite, task_seed)
 );
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY, best_fitness REAL NOT NULL, mean_fitness REAL NOT NULL,
@@ -210,6 +219,33 @@ class Archive:
             "SELECT g.*, e.* FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
             "ORDER BY e.fitness DESC, g.id ASC" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         return [(_genome(row[:6], self.path), _evaluation(row[6:], self.path)) for row in rows]
+
+    # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
+    def add_replicate(self, genes: dict[str, Any], study: str, replicate: int, seed: int, task_seed: int,
+                      outcome: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO replicates VALUES (?, ?, ?, ?, ?, ?)",
+                        (json.dumps(genes, sort_keys=True), study, replicate, seed, task_seed,
+                         json.dumps(outcome, sort_keys=True)))
+
+    def replicate(self, genes: dict[str, Any], study: str, replicate: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT outcome FROM replicates WHERE genes = ? AND study = ? AND replicate = ?",
+                              (json.dumps(genes, sort_keys=True), study, replicate)).fetchone()
+        return None if row is None else _json(row[0], "replicates", replicate, self.path)
+
+    def replicates(self) -> list[tuple[dict[str, Any], str, int, dict[str, Any]]]:
+        """Every replicate lifetime stored: (genes, study key, replicate, outcome)."""
+        return [(_json(g, "replicates", r, self.path), s, r, _json(o, "replicates", r, self.path))
+                for g, s, r, o in self.db.execute("SELECT genes, study, replicate, outcome FROM replicates "
+                                                  "ORDER BY genes, study, replicate")]
+
+    def set_replicate_baselines(self, suite: str, task_seed: int, figures: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO replicate_baselines VALUES (?, ?, ?)",
+                        (suite, task_seed, json.dumps(figures, sort_keys=True)))
+
+    def replicate_baselines(self, suite: str, task_seed: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT figures FROM replicate_baselines WHERE suite = ? AND task_seed = ?",
+                              (suite, task_seed)).fetchone()
+        return None if row is None else _json(row[0], "replicate_baselines", task_seed, self.path)
 
     def snapshot(self) -> list[tuple]:
         """What two runs must agree on: every genome and its evaluation's outcome (no timings, no workers)."""

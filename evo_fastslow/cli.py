@@ -134,6 +134,65 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_source(args: argparse.Namespace) -> Any:
+    from evo_fastslow.analysis.sources import open_source
+
+    if args.seeds < 2:
+        raise InputError("--seeds", "value", "at least 2 (an interval needs two replicates)")
+    return open_source(args.source.split(":")[0] if Path(args.source.split(":")[0]).is_dir() else args.source,
+                       args.suite, args.seed, args.workers)
+
+
+def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: list[Table]) -> None:
+    if args.json:
+        print(json.dumps(_finite(report)))
+        return
+    console = Console()
+    for table in tables:
+        console.print(table)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.sources import file_candidates
+    from evo_fastslow.analysis.validate import validate, validation_tables
+
+    source = _study_source(args)
+    with source.archive:
+        candidates = source.top(args.top) if source.run_dir else file_candidates(args.source)
+        report = validate(source, candidates, args.seeds, Console(stderr=True))
+    _print_or_json(args, report, validation_tables(report))
+    return 0
+
+
+def _ablate(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.ablate import ablate, ablation_tables
+    from evo_fastslow.analysis.sources import file_candidates
+
+    source = _study_source(args)
+    with source.archive:
+        if source.run_dir:
+            candidates = source.top(1)
+            if not candidates:
+                raise InputError(args.source, "archive.sqlite", "a run with at least one successful evaluation")
+        else:
+            candidates = file_candidates(args.source)
+            if len(candidates) != 1:
+                raise InputError(args.source, "genome", "one genome: name it as FILE:NAME")
+        report = ablate(source, candidates[0], args.seeds, args.genes, Console(stderr=True))
+    _print_or_json(args, report, ablation_tables(report))
+    return 0
+
+
+def _study_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
+    parser.add_argument("--seeds", type=int, default=seeds, help="replicate lifetimes per genome")
+    parser.add_argument("--suite", action="append", metavar="FILE", help="fitness suite (required for a genome file; "
+                        "replaces a run's suites)")
+    parser.add_argument("--seed", type=int, help="root of the replicate seeds (default: the run's seed, or 0)")
+    parser.add_argument("--workers", type=int, help="a LocalCluster of N workers instead of the run's cluster "
+                        "(0: in-process)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evo-fastslow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_.add_argument("--export", metavar="FILE", help="write the top genomes as a genome file")
     inspect_.add_argument("--plot", metavar="PNG", help="plot fitness and the selected biases per generation")
     inspect_.set_defaults(run=_inspect)
+    validate = commands.add_parser("validate", help="re-run the top genomes on fresh seeds: fitness with 95%% "
+                                   "intervals, beside the baselines, against the selection fitness")
+    validate.add_argument("source", metavar="RUN_DIR|GENOME_FILE")
+    validate.add_argument("--top", type=int, default=3, help="how many of the run's best genomes")
+    _study_arguments(validate, seeds=5)
+    validate.set_defaults(run=_validate)
+    ablate = commands.add_parser("ablate", help="change one gene at a time: which evolved biases matter (paired "
+                                 "95%% intervals), and gene importance over the archive")
+    ablate.add_argument("source", metavar="RUN_DIR|GENOME_FILE[:NAME]", help="a run (its best genome) or one genome")
+    ablate.add_argument("--genes", nargs="+", metavar="GENE", help="only these genes (default: every searched gene)")
+    _study_arguments(ablate, seeds=5)
+    ablate.set_defaults(run=_ablate)
     return parser
 
 

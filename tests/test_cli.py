@@ -31,7 +31,8 @@ def test_lifetime_json(tmp_path, capsys):
                 "wall_seconds", "baselines"):
         assert key in out
     assert out["status"] == "ok" and len(out["test_reward_per_trial"]) == 100
-    assert set(out["baselines"]) == {"random", "oracle", "ucb1", "thompson", "bayes-optimal"}
+    assert set(out["baselines"]) == {"random", "oracle", "ucb1", "thompson", "greedy", "gittins",
+                                    "bayes-optimal"}
     assert out["baselines"]["oracle"] == pytest.approx(0.0, abs=1e-6)
 
 

@@ -76,14 +76,21 @@ class BanditTask(Task):
         return BanditEpisodes(probs, rng.random((self.trials, batch), dtype=np.float32))
 
     def baselines(self) -> dict[str, Callable[[], Policy]]:
+        """random, oracle, UCB1, Thompson, greedy; Gittins for independent arms (the index assumes them);
+        the exact Bayes-optimal policy for two arms, and for k arms where the dynamic programme is tractable."""
         from evo_fastslow.tasks import bandit_baselines as b
+        from evo_fastslow.tasks import bandit_gittins as g
 
         policies: dict[str, Callable[[], Policy]] = {
             "random": b.RandomPolicy, "oracle": b.OraclePolicy, "ucb1": b.UCB1Policy,
-            "thompson": b.ThompsonPolicy,
+            "thompson": b.ThompsonPolicy, "greedy": g.GreedyPolicy,
         }
+        if self.distribution == "independent":
+            policies["gittins"] = lambda: g.GittinsPolicy(self.trials)
         if self.arms == 2:
             policies["bayes-optimal"] = lambda: b.BayesOptimalPolicy(self.trials, self.distribution)
+        elif g.bayes_optimal_tractable(self.arms, self.trials):
+            policies["bayes-optimal"] = lambda: g.KArmedBayesOptimalPolicy(self.arms, self.trials)
         return policies
 
 
