@@ -118,12 +118,27 @@ def _found(run_dir: Path) -> None:
     console.print(f"run directory: {run_dir} (evo-fastslow inspect {run_dir})")
 
 
-def _inspect(args: argparse.Namespace) -> int:
-    from evo_fastslow.analysis.report import export_top, plot_progress, print_report
-
-    run_dir = Path(args.run_dir)
+def _run_dir(path: str) -> Path:
+    run_dir = Path(path)
     if not (run_dir / "archive.sqlite").is_file():
         raise InputError(str(run_dir), "archive.sqlite", "a run directory made by `evo-fastslow evolve`")
+    return run_dir
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.plots import plot_progress
+    from evo_fastslow.analysis.report import export_top, print_report
+
+    run_dir = _run_dir(args.run_dir)
+    if args.lineage is not None:
+        from evo_fastslow.analysis.lineage import lineage, lineage_table
+        from evo_fastslow.archive import Archive
+
+        with Archive(run_dir / "archive.sqlite", create=False) as archive:
+            best = archive.ranked(1)
+            genome_id = args.lineage if args.lineage >= 0 else (best[0][0].id if best else 0)
+            Console().print(lineage_table(lineage(archive, genome_id), genome_id))
+        return 0
     print_report(run_dir, args.top, Console())
     if args.export:
         count = export_top(run_dir, args.top, Path(args.export))
@@ -193,6 +208,23 @@ def _study_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 
+def _report(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.html_report import write_report
+
+    write_report(_run_dir(args.run_dir), Path(args.output), args.top)
+    Console().print(f"wrote {args.output}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.export import export
+
+    run_dir = _run_dir(args.run_dir)
+    for path in export(run_dir, args.format, Path(args.output) if args.output else run_dir / "export"):
+        Console().print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evo-fastslow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,7 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_.add_argument("--top", type=int, default=10)
     inspect_.add_argument("--export", metavar="FILE", help="write the top genomes as a genome file")
     inspect_.add_argument("--plot", metavar="PNG", help="plot fitness and the selected biases per generation")
+    inspect_.add_argument("--lineage", nargs="?", type=int, const=-1, metavar="ID",
+                          help="the ancestry of a genome (default: the best)")
     inspect_.set_defaults(run=_inspect)
+    report = commands.add_parser("report", help="one self-contained HTML file of a run (opens offline)")
+    report.add_argument("run_dir")
+    report.add_argument("-o", "--output", default="report.html", metavar="HTML")
+    report.add_argument("--top", type=int, default=10)
+    report.set_defaults(run=_report)
+    export = commands.add_parser("export", help="genomes, evaluations and replicates as tables (pandas, R, ...)")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    export.add_argument("-o", "--output", metavar="DIR", help="default RUN_DIR/export")
+    export.set_defaults(run=_export)
     validate = commands.add_parser("validate", help="re-run the top genomes on fresh seeds: fitness with 95%% "
                                    "intervals, beside the baselines, against the selection fitness")
     validate.add_argument("source", metavar="RUN_DIR|GENOME_FILE")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from rich.console import Console
 from rich.table import Table
@@ -73,6 +76,89 @@ def biases_table(archive: Archive) -> Table:
     return table
 
 
+def gene_trajectories(archive: Archive) -> dict[str, dict[str, list[float]]]:
+    """Every searched gene per generation: a categorical gene's share of each choice; a numeric gene's
+    quartiles (q25, median, q75). {gene: {series: [value per generation]}}."""
+    generations = sorted({g.generation for g in archive.genomes()})
+    by_generation = {n: archive.genomes(n) for n in generations}
+    series: dict[str, dict[str, list[float]]] = {}
+    for name in _searched_genes(archive):
+        gene = SEARCH_SPACE.genes[name]
+        if isinstance(gene, Categorical):
+            series[name] = {c: [sum(r.genes[name] == c for r in by_generation[n]) / len(by_generation[n])
+                                for n in generations] for c in gene.choices}
+        else:
+            values = [np.quantile([float(r.genes[name]) for r in by_generation[n]], (0.25, 0.5, 0.75))
+                      for n in generations]
+            series[name] = {q: [float(v[i]) for v in values] for i, q in enumerate(("q25", "median", "q75"))}
+    return series
+
+
+def trajectories_table(archive: Archive, columns: int = 8) -> Table:
+    """Genes over generations (at most `columns` generations, evenly spaced, first and last included)."""
+    generations = sorted({g.generation for g in archive.genomes()})
+    shown = sorted({int(round(i)) for i in np.linspace(0, len(generations) - 1, min(columns, len(generations)))})
+    table = Table(title="searched genes over generations (categorical: share; numeric: median [IQR])")
+    table.add_column("gene")
+    for i in shown:
+        table.add_column(f"gen {generations[i] + 1}", justify="right")
+    for name, series in gene_trajectories(archive).items():
+        if "median" in series:
+            cells = [f"{series['median'][i]:.3g} [{series['q25'][i]:.3g}, {series['q75'][i]:.3g}]" for i in shown]
+        else:
+            cells = [", ".join(f"{c} {v[i]:.0%}" for c, v in series.items() if v[i] > 0) for i in shown]
+        table.add_row(name, *cells)
+    return table
+
+
+def failures_by_reason(archive: Archive) -> Counter:
+    """(status, reason) of every failed evaluation, counted; a reason's first line only."""
+    return Counter((e.status, e.reason.splitlines()[0][:120] if e.reason else "")
+                   for e in archive.evaluations().values() if e.status != "ok")
+
+
+def failures_table(archive: Archive) -> Table | None:
+    counts = failures_by_reason(archive)
+    if not counts:
+        return None
+    table = Table(title=f"failed evaluations by reason ({sum(counts.values())})")
+    for column in ("evaluations", "status", "reason"):
+        table.add_column(column, justify="right" if column == "evaluations" else "left")
+    for (status, reason), n in counts.most_common():
+        table.add_row(str(n), status, reason)
+    return table
+
+
+def utilisation_over_time(archive: Archive, bins: int = 10) -> list[dict[str, float]]:
+    """Busy workers over time, from the workers' start and end clocks: per time bin, the mean number of
+    evaluations running and that as a share of the workers seen."""
+    spans = [(e.started_at, e.finished_at, e.worker) for e in archive.evaluations().values() if e.started_at > 0]
+    if not spans:
+        return []
+    start, end = min(s for s, _, _ in spans), max(f for _, f, _ in spans)
+    workers = len({w for _, _, w in spans})
+    edges = np.linspace(start, end, bins + 1) if end > start else np.array([start, start + 1.0])
+    rows = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        busy = sum(max(0.0, min(f, b) - max(s, a)) for s, f, _ in spans) / (b - a)
+        rows.append({"from_seconds": float(a - start), "to_seconds": float(b - start), "busy_workers": busy,
+                     "utilisation": busy / workers})
+    return rows
+
+
+def utilisation_table(archive: Archive) -> Table | None:
+    rows = utilisation_over_time(archive)
+    if not rows:
+        return None
+    table = Table(title="worker utilisation over the run (workers' clocks)")
+    for column in ("seconds", "busy workers", "utilisation"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(f"{r['from_seconds']:.3g}-{r['to_seconds']:.3g}", f"{r['busy_workers']:.2f}",
+                      f"{r['utilisation']:.0%}")
+    return table
+
+
 def reproducibility_notes(archive: Archive) -> list[str]:
     """Which numeric fingerprints computed the evaluations, and which failures depend on the machine."""
     counts, details = archive.fingerprint_counts(), archive.fingerprints()
@@ -101,6 +187,10 @@ def print_report(run_dir: Path, top: int, console: Console) -> None:
         console.print(top_table(archive, top))
         console.print(progress_table(archive))
         console.print(biases_table(archive))
+        console.print(trajectories_table(archive))
+        for table in (failures_table(archive), utilisation_table(archive)):
+            if table is not None:
+                console.print(table)
         for note in reproducibility_notes(archive):
             console.print(note)
 
@@ -115,39 +205,3 @@ def export_top(run_dir: Path, top: int, path: Path) -> int:
                    for r, e in ranked]
     save_genomes(path, genomes)
     return len(genomes)
-
-
-def plot_progress(run_dir: Path, path: Path) -> None:
-    """Best, best-so-far and mean fitness per generation, and how often each searched categorical
-    choice appears per generation (the inductive biases as they are selected), as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
-        summaries = list(archive.generation_summaries())
-        genes = [n for n in _searched_genes(archive) if isinstance(SEARCH_SPACE.genes[n], Categorical)]
-        shares = {n: {c: [] for c in SEARCH_SPACE.genes[n].choices} for n in genes}
-        for generation, *_ in summaries:
-            records = archive.genomes(generation)
-            for name in genes:
-                counts = Counter(r.genes[name] for r in records)
-                for choice in shares[name]:
-                    shares[name][choice].append(counts[choice] / len(records))
-    x = [s[0] + 1 for s in summaries]
-    figure, axes = plt.subplots(1, 1 + len(genes), figsize=(4.5 * (1 + len(genes)), 3.5), squeeze=False)
-    best_so_far = [max(s[1] for s in summaries[:i + 1]) for i in range(len(summaries))]
-    axes[0][0].plot(x, [s[1] for s in summaries], "o-", label="best")
-    axes[0][0].plot(x, best_so_far, "--", label="best so far")
-    axes[0][0].plot(x, [s[2] for s in summaries], "s-", label="mean")
-    axes[0][0].set(xlabel="generation", ylabel="fitness", title=run_dir.name)
-    axes[0][0].legend()
-    for ax, name in zip(axes[0][1:], genes):
-        for choice, share in shares[name].items():
-            ax.plot(x, share, "o-", label=choice)
-        ax.set(xlabel="generation", ylabel="share of population", title=name, ylim=(0, 1))
-        ax.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

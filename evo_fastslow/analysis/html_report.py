@@ -1,0 +1,126 @@
+"""`report`: one self-contained HTML file a user can send. No scripts, no external links: plots are
+inline SVG (matplotlib), tables are HTML; it opens offline in any browser."""
+
+from __future__ import annotations
+
+import html
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from evo_fastslow.analysis import plots
+from evo_fastslow.analysis.lineage import lineage
+from evo_fastslow.analysis.report import _searched_genes, failures_by_reason, reproducibility_notes
+from evo_fastslow.archive import Archive
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
+svg { max-width: 100%; height: auto; } .note { color: #555; }
+"""
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def _interval(d: dict[str, Any] | None) -> str:
+    if not d or not d.get("n"):
+        return "-"
+    if d.get("low") is None:
+        return f"{d['mean']:.3f}"
+    return f"{d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
+
+
+def _section(title: str, body: str) -> str:
+    return f"<h2>{html.escape(title)}</h2>\n{body}\n"
+
+
+def _validation(report: dict[str, Any]) -> str:
+    rows = [[g["label"], g["selection_fitness"], _interval(g["validated_fitness"]), g["optimism"],
+             *(_interval(g["measures"].get(f"{s}.test_regret")) for s in report["suites"])] for g in report["genomes"]]
+    body = _table(["genome", "selection fitness", "validated fitness [95% CI]", "optimism",
+                   *(f"{s}: regret [95% CI]" for s in report["suites"])], rows)
+    for suite in report["suites"]:
+        by_policy = report["baselines"].get(f"{suite}.test_regret", {})
+        body += f"<p>{html.escape(suite)}: baselines on the same held-out tasks</p>" + _table(
+            ["policy", "regret [95% CI]"], [[p, _interval(i)] for p, i in sorted(by_policy.items(), key=lambda kv: kv[1]["mean"])])
+    return f"<p class=note>{report['seeds']} fresh lifetime seeds per genome.</p>" + body
+
+
+def _ablation(report: dict[str, Any]) -> str:
+    rows = [[e["gene"], f"{e['from']} -> {e['to']}", _interval(e["fitness"]),
+             "" if e["fitness"]["low"] is None else ("hurts" if e["fitness"]["high"] < 0 else
+                                                     "helps" if e["fitness"]["low"] > 0 else "")]
+            for e in sorted(report["effects"], key=lambda e: e["fitness"]["mean"])]
+    body = (f"<p class=note>{html.escape(report['genome'])}, fitness {report['base_fitness']:.3f} over "
+            f"{report['seeds']} seeds; each change's paired effect on fitness.</p>"
+            + _table(["gene", "change", "fitness effect [95% CI]", "matters"], rows))
+    if report.get("importance"):
+        body += "<p>gene importance over the whole archive (permutation importance of a random forest)</p>" + _table(
+            ["gene", "importance (R² drop)", "std"], [[r["gene"], r["importance"], r["std"]] for r in report["importance"]])
+    return body
+
+
+def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
+    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+        config = archive.meta("config") or {}
+        ranked = archive.ranked(top)
+        genes = _searched_genes(archive)
+        parts = [f"<h1>evo-fastslow run: {html.escape(run_dir.name)}</h1>",
+                 f"<p class=note>{len(archive.genomes())} genomes, {len(archive.evaluations())} evaluations; "
+                 f"suites: {html.escape(', '.join(s.get('name', '?') for s in config.get('embedded_suites', [])) or '?')}</p>",
+                 _section("Fitness and searched genes over generations",
+                          plots.svg(plots.progress_figure(archive, run_dir.name))),
+                 _section(f"Top {len(ranked)} genomes", _table(
+                     ["genome", "fitness", "generation", "origin", *genes],
+                     [[r.id, e.fitness, r.generation + 1, r.origin, *(r.genes.get(g) for g in genes)] for r, e in ranked]))]
+        if archive.meta("validation"):
+            parts.append(_section("Validation on fresh seeds", _validation(archive.meta("validation"))))
+        if archive.meta("ablation"):
+            parts.append(_section("Ablation: which evolved biases matter", _ablation(archive.meta("ablation"))))
+        if ranked:
+            steps = lineage(archive, ranked[0][0].id)
+            parts.append(_section(f"Lineage of the best genome ({ranked[0][0].id})", _table(
+                ["genome", "generation", "operator", "parents", "changed genes", "fitness"],
+                [[s["genome_id"], s["generation"] + 1, s["operator"], ", ".join(map(str, s["parents"])) or "-",
+                  ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in s["changed"].items()) or "-", s["fitness"]]
+                 for s in steps])))
+        curves = plots.curves_figure(archive, min(top, 5))
+        if curves is not None:
+            parts.append(_section("Learning curves of the top genomes", plots.svg(curves)))
+        failures = failures_by_reason(archive)
+        parts.append(_section("Failures", _table(["evaluations", "status", "reason"],
+                                                 [[n, s, r] for (s, r), n in failures.most_common()])
+                              if failures else "<p>none</p>"))
+        use = plots.utilisation_figure(archive)
+        notes = "".join(f"<li>{html.escape(_plain(n))}</li>" for n in reproducibility_notes(archive))
+        parts.append(_section("Workers and reproducibility", (plots.svg(use) if use else "") + f"<ul>{notes}</ul>"))
+        parts.append(_section("Configuration", "<pre>" + html.escape(yaml.safe_dump(
+            {k: v for k, v in config.items() if k != "embedded_suites"}, sort_keys=False)) + "</pre>"))
+    page = ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+            f"<title>evo-fastslow: {html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+    path.write_text(page, encoding="utf-8")
+
+
+def _plain(note: str) -> str:
+    """A console note without rich's markup."""
+    return note.replace("[yellow]", "").replace("[/]", "")
+
+
+
