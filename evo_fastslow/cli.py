@@ -154,8 +154,9 @@ def _study_source(args: argparse.Namespace) -> Any:
 
     if args.seeds < 2:
         raise InputError("--seeds", "value", "at least 2 (an interval needs two replicates)")
-    return open_source(args.source.split(":")[0] if Path(args.source.split(":")[0]).is_dir() else args.source,
-                       args.suite, args.seed, args.workers)
+    if getattr(args, "top", 1) < 1:
+        raise InputError("--top", "value", "at least 1")
+    return open_source(args.source, args.suite, args.seed, args.workers)
 
 
 def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: list[Table]) -> None:
@@ -211,7 +212,11 @@ def _study_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
 def _report(args: argparse.Namespace) -> int:
     from evo_fastslow.analysis.html_report import write_report
 
-    write_report(_run_dir(args.run_dir), Path(args.output), args.top)
+    run_dir = _run_dir(args.run_dir)
+    try:
+        write_report(run_dir, Path(args.output), args.top)
+    except OSError as err:
+        raise InputError(args.output, "-o", f"a file that can be written ({err.strerror})") from None
     Console().print(f"wrote {args.output}")
     return 0
 
@@ -220,7 +225,12 @@ def _export(args: argparse.Namespace) -> int:
     from evo_fastslow.analysis.export import export
 
     run_dir = _run_dir(args.run_dir)
-    for path in export(run_dir, args.format, Path(args.output) if args.output else run_dir / "export"):
+    out = Path(args.output) if args.output else run_dir / "export"
+    try:
+        written = export(run_dir, args.format, out)
+    except OSError as err:
+        raise InputError(str(out), "-o", f"a directory that can be written ({err.strerror})") from None
+    for path in written:
         Console().print(f"wrote {path}")
     return 0
 

@@ -77,6 +77,13 @@ def test_validate_names_bad_input(quickstart_run, capsys):
     assert main(["validate", "populations/reference.json", "--workers", "0"]) == 2
     assert "--suite: at least one fitness suite file" in capsys.readouterr().err
     assert main(["validate", str(quickstart_run), "--seeds", "1"]) == 2
+    assert "--seeds: value: at least 2" in capsys.readouterr().err
+    assert main(["validate", "no/such/run"]) == 2
+    assert "no/such/run: file: a run directory or a genome file" in capsys.readouterr().err
+    assert main(["ablate", "populations/reference.json", "--suite", "fitness/two-step.yaml", "--workers", "0"]) == 2
+    assert "one genome: name it as FILE:NAME" in capsys.readouterr().err
+    assert main(["ablate", str(quickstart_run), "--genes", "colour", "--workers", "0"]) == 2
+    assert "--genes: colour: a gene of the search space" in capsys.readouterr().err
 
 
 def test_gene_importance_finds_the_gene_that_decides_fitness(tmp_path):

@@ -97,7 +97,8 @@ def ablation_tables(report: dict[str, Any]) -> list[Table]:
         f = e["fitness"]
         interval = f"{f['mean']:+.3f}" if f["low"] is None else f"{f['mean']:+.3f} [{f['low']:+.3f}, {f['high']:+.3f}]"
         matters = "" if f["low"] is None else ("hurts" if f["high"] < 0 else "helps" if f["low"] > 0 else "")
-        table.add_row(e["gene"], f"{e['from']} -> {e['to']}", interval, matters)
+        failed = f" ({e['failures']} of {report['seeds']} failed)" if e["failures"] else ""
+        table.add_row(e["gene"], f"{e['from']} -> {e['to']}{failed}", interval, matters)
     tables = [table]
     if report["importance"]:
         importance = Table(title="gene importance over the whole archive (permutation importance, random forest)")

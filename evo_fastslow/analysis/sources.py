@@ -61,6 +61,8 @@ def open_source(path: str, suite_files: list[str] | None, seed: int | None, work
         space = config.space()
         searched = [n for n in space.genes if n not in space.fixed]
         return Source(study, Archive(run_dir / "archive.sqlite", create=False), space, searched, run_dir)
+    if not Path(path.partition(":")[0]).is_file() and not Path(path).is_file():
+        raise InputError(path, "file", "a run directory or a genome file (FILE or FILE:NAME)")
     if not suite_files:
         raise InputError(path, "--suite", "at least one fitness suite file to evaluate a genome file on")
     study = Study([load_suite(f) for f in suite_files], seed or 0, override or ClusterConfig())
