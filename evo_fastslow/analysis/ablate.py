@@ -16,7 +16,7 @@ from rich.table import Table
 
 from evo_fastslow.analysis.replicates import RAW_MEASURES, run_replicates
 from evo_fastslow.analysis.sources import Candidate, Source
-from evo_fastslow.analysis.statistics import paired_interval
+from evo_fastslow.analysis.statistics import format_interval, paired_interval
 from evo_fastslow.archive import Archive
 from evo_fastslow.errors import InputError
 from evo_fastslow.genes import Bool, Categorical
@@ -88,15 +88,20 @@ def gene_importance(archive: Archive, space: SearchSpace, names: list[str]) -> l
              "std": float(result.importances_std[i])} for i in order]
 
 
+def verdict(effect: dict[str, Any]) -> str:
+    """"hurts" or "helps" when the effect's 95% interval excludes 0, else nothing."""
+    if effect.get("low") is None:
+        return ""
+    return "hurts" if effect["high"] < 0 else "helps" if effect["low"] > 0 else ""
+
+
 def ablation_tables(report: dict[str, Any]) -> list[Table]:
     table = Table(title=f"ablation of {report['genome']} (fitness {report['base_fitness']:.3f} over "
                         f"{report['seeds']} seeds): effect of one change, paired, mean [95% CI]")
     for column in ("gene", "change", "fitness effect", "matters"):
         table.add_column(column, justify="left" if column in ("gene", "change") else "right")
     for e in sorted(report["effects"], key=lambda e: e["fitness"]["mean"]):
-        f = e["fitness"]
-        interval = f"{f['mean']:+.3f}" if f["low"] is None else f"{f['mean']:+.3f} [{f['low']:+.3f}, {f['high']:+.3f}]"
-        matters = "" if f["low"] is None else ("hurts" if f["high"] < 0 else "helps" if f["low"] > 0 else "")
+        interval, matters = format_interval(e["fitness"], sign="+"), verdict(e["fitness"])
         failed = f" ({e['failures']} of {report['seeds']} failed)" if e["failures"] else ""
         table.add_row(e["gene"], f"{e['from']} -> {e['to']}{failed}", interval, matters)
     tables = [table]

@@ -11,7 +11,9 @@ from typing import Any, Sequence
 import yaml
 
 from evo_fastslow.analysis import plots
+from evo_fastslow.analysis.ablate import verdict
 from evo_fastslow.analysis.lineage import lineage
+from evo_fastslow.analysis.statistics import format_interval
 from evo_fastslow.analysis.report import _searched_genes, failures_by_reason, reproducibility_notes
 from evo_fastslow.archive import Archive
 
@@ -38,34 +40,24 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _interval(d: dict[str, Any] | None) -> str:
-    if not d or not d.get("n"):
-        return "-"
-    if d.get("low") is None:
-        return f"{d['mean']:.3f}"
-    return f"{d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
-
-
 def _section(title: str, body: str) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n"
 
 
 def _validation(report: dict[str, Any]) -> str:
-    rows = [[g["label"], g["selection_fitness"], _interval(g["validated_fitness"]), g["optimism"],
-             *(_interval(g["measures"].get(f"{s}.test_regret")) for s in report["suites"])] for g in report["genomes"]]
+    rows = [[g["label"], g["selection_fitness"], format_interval(g["validated_fitness"]), g["optimism"],
+             *(format_interval(g["measures"].get(f"{s}.test_regret")) for s in report["suites"])] for g in report["genomes"]]
     body = _table(["genome", "selection fitness", "validated fitness [95% CI]", "optimism",
                    *(f"{s}: regret [95% CI]" for s in report["suites"])], rows)
     for suite in report["suites"]:
         by_policy = report["baselines"].get(f"{suite}.test_regret", {})
         body += f"<p>{html.escape(suite)}: baselines on the same held-out tasks</p>" + _table(
-            ["policy", "regret [95% CI]"], [[p, _interval(i)] for p, i in sorted(by_policy.items(), key=lambda kv: kv[1]["mean"])])
+            ["policy", "regret [95% CI]"], [[p, format_interval(i)] for p, i in sorted(by_policy.items(), key=lambda kv: kv[1]["mean"])])
     return f"<p class=note>{report['seeds']} fresh lifetime seeds per genome.</p>" + body
 
 
 def _ablation(report: dict[str, Any]) -> str:
-    rows = [[e["gene"], f"{e['from']} -> {e['to']}", _interval(e["fitness"]),
-             "" if e["fitness"]["low"] is None else ("hurts" if e["fitness"]["high"] < 0 else
-                                                     "helps" if e["fitness"]["low"] > 0 else "")]
+    rows = [[e["gene"], f"{e['from']} -> {e['to']}", format_interval(e["fitness"], sign="+"), verdict(e["fitness"])]
             for e in sorted(report["effects"], key=lambda e: e["fitness"]["mean"])]
     body = (f"<p class=note>{html.escape(report['genome'])}, fitness {report['base_fitness']:.3f} over "
             f"{report['seeds']} seeds; each change's paired effect on fitness.</p>"

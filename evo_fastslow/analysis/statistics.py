@@ -23,13 +23,6 @@ class Interval:
     def excludes_zero(self) -> bool:
         return self.low > 0.0 or self.high < 0.0
 
-    def __str__(self) -> str:
-        if self.n == 0:
-            return "-"
-        if not math.isfinite(self.low):
-            return f"{self.mean:.3f}"
-        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
-
     def to_dict(self) -> dict[str, Any]:
         return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in asdict(self).items()}
 
@@ -51,3 +44,12 @@ def paired_interval(base: Sequence[float], changed: Sequence[float], level: floa
     """The mean effect of a change, measured on the same seeds (common random numbers): t interval of
     the paired differences changed - base."""
     return mean_interval(np.asarray(changed, np.float64) - np.asarray(base, np.float64), level)
+
+
+def format_interval(d: dict[str, Any] | None, sign: str = "") -> str:
+    """An interval as a report stores it (`Interval.to_dict`): "mean [low, high]"; `sign="+"` for effects."""
+    if not d or not d.get("n"):
+        return "-"
+    if d.get("low") is None:
+        return f"{d['mean']:{sign}.3f}"
+    return f"{d['mean']:{sign}.3f} [{d['low']:{sign}.3f}, {d['high']:{sign}.3f}]"

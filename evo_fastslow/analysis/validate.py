@@ -13,6 +13,7 @@ from rich.table import Table
 
 from evo_fastslow.analysis.replicates import RAW_MEASURES, baseline_summary, run_replicates, summary
 from evo_fastslow.analysis.sources import Candidate, Source
+from evo_fastslow.analysis.statistics import format_interval
 
 MEASURE_NAMES = {"test_regret": "regret", "test_mean_reward": "reward / trial"}
 
@@ -40,14 +41,6 @@ def validate(source: Source, candidates: list[Candidate], seeds: int, console: C
     return report
 
 
-def _interval(d: dict[str, Any]) -> str:
-    if d["n"] == 0:
-        return "-"
-    if d["low"] is None:
-        return f"{d['mean']:.3f}"
-    return f"{d['mean']:.3f} [{d['low']:.3f}, {d['high']:.3f}]"
-
-
 def validation_tables(report: dict[str, Any]) -> list[Table]:
     genomes = Table(title=f"validated on {report['seeds']} fresh seeds (mean [95% CI])")
     for column in ("genome", "selection fitness", "validated fitness", "optimism"):
@@ -60,7 +53,7 @@ def validation_tables(report: dict[str, Any]) -> list[Table]:
         selection = "-" if g["selection_fitness"] is None else f"{g['selection_fitness']:.3f}"
         optimism = "-" if g["optimism"] is None else f"{g['optimism']:+.3f}"
         genomes.add_row(g["label"] + (f" ({len(g['failures'])} failed)" if g["failures"] else ""), selection,
-                        _interval(g["validated_fitness"]), optimism, *(_interval(g["measures"][m]) for m in measures))
+                        format_interval(g["validated_fitness"]), optimism, *(format_interval(g["measures"][m]) for m in measures))
     tables = [genomes]
     for suite in report["suites"]:
         baselines = Table(title=f"{suite}: baselines on the same held-out tasks")
@@ -69,6 +62,6 @@ def validation_tables(report: dict[str, Any]) -> list[Table]:
             baselines.add_column(MEASURE_NAMES[name], justify="right")
         by_policy = report["baselines"].get(f"{suite}.{RAW_MEASURES[0]}", {})
         for policy in sorted(by_policy, key=lambda p: by_policy[p]["mean"]):
-            baselines.add_row(policy, *(_interval(report["baselines"][f"{suite}.{m}"][policy]) for m in RAW_MEASURES))
+            baselines.add_row(policy, *(format_interval(report["baselines"][f"{suite}.{m}"][policy]) for m in RAW_MEASURES))
         tables.append(baselines)
     return tables
