@@ -156,7 +156,7 @@ def _study_source(args: argparse.Namespace) -> Any:
         raise InputError("--seeds", "value", "at least 2 (an interval needs two replicates)")
     if getattr(args, "top", 1) < 1:
         raise InputError("--top", "value", "at least 1")
-    return open_source(args.source, args.suite, args.seed, args.workers)
+    return open_source(args.source, args.suite, args.seed, args.workers, args.archive)
 
 
 def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: list[Table]) -> None:
@@ -206,6 +206,8 @@ def _study_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
     parser.add_argument("--seed", type=int, help="root of the replicate seeds (default: the run's seed, or 0)")
     parser.add_argument("--workers", type=int, help="a LocalCluster of N workers instead of the run's cluster "
                         "(0: in-process)")
+    parser.add_argument("--archive", metavar="FILE", help="for a genome file: keep its replicates in this archive "
+                        "(a rerun reuses them); a run keeps them in its own")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 

@@ -45,9 +45,11 @@ class Source:
         return found
 
 
-def open_source(path: str, suite_files: list[str] | None, seed: int | None, workers: int | None) -> Source:
+def open_source(path: str, suite_files: list[str] | None, seed: int | None, workers: int | None,
+                keep: str | None = None) -> Source:
     """A run directory or a genome file (FILE or FILE:NAME). For a run, `suite_files` replace its suites,
-    `workers` its cluster (a LocalCluster of that many workers, 0 in-process)."""
+    `workers` its cluster (a LocalCluster of that many workers, 0 in-process). A genome file's replicates
+    are kept in the archive file `keep` (none: in memory)."""
     run_dir = Path(path)
     override = None if workers is None else ClusterConfig(workers=workers)
     if run_dir.is_dir():
@@ -66,7 +68,7 @@ def open_source(path: str, suite_files: list[str] | None, seed: int | None, work
     if not suite_files:
         raise InputError(path, "--suite", "at least one fitness suite file to evaluate a genome file on")
     study = Study([load_suite(f) for f in suite_files], seed or 0, override or ClusterConfig())
-    return Source(study, Archive(":memory:"), SEARCH_SPACE, list(SEARCH_SPACE.genes))
+    return Source(study, Archive(keep or ":memory:"), SEARCH_SPACE, list(SEARCH_SPACE.genes))
 
 
 def file_candidates(path: str) -> list[Candidate]:
