@@ -174,7 +174,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     source = _study_source(args)
     with source.archive:
-        candidates = source.top(args.top) if source.run_dir else file_candidates(args.source)
+        if source.run_dir:
+            candidates = source.front() if args.front else source.top(args.top)
+        else:
+            candidates = file_candidates(args.source)
         report = validate(source, candidates, args.seeds, Console(stderr=True))
     _print_or_json(args, report, validation_tables(report))
     return 0
@@ -229,7 +232,7 @@ def _export(args: argparse.Namespace) -> int:
     run_dir = _run_dir(args.run_dir)
     out = Path(args.output) if args.output else run_dir / "export"
     try:
-        written = export(run_dir, args.format, out)
+        written = export(run_dir, args.format, out, args.front)
     except OSError as err:
         raise InputError(str(out), "-o", f"a directory that can be written ({err.strerror})") from None
     for path in written:
@@ -272,11 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir")
     export.add_argument("--format", choices=("csv", "parquet"), default="csv")
     export.add_argument("-o", "--output", metavar="DIR", help="default RUN_DIR/export")
+    export.add_argument("--front", action="store_true", help="only the Pareto front's genomes (fitness against "
+                        "parameters); every export marks them in the column on_front")
     export.set_defaults(run=_export)
     validate = commands.add_parser("validate", help="re-run the top genomes on fresh seeds: fitness with 95%% "
                                    "intervals, beside the baselines, against the selection fitness")
     validate.add_argument("source", metavar="RUN_DIR|GENOME_FILE")
     validate.add_argument("--top", type=int, default=3, help="how many of the run's best genomes")
+    validate.add_argument("--front", action="store_true", help="the run's Pareto front (fitness against "
+                          "parameters) instead of the top K")
     _study_arguments(validate, seeds=5)
     validate.set_defaults(run=_validate)
     ablate = commands.add_parser("ablate", help="change one gene at a time: which evolved biases matter (paired "

@@ -18,3 +18,11 @@ def test_suites_load(path):
 def test_genome_files_load_with_provenance(path):
     for genome in load_genomes(path):
         assert genome.provenance, f"{genome.name} has no provenance"
+
+
+@pytest.mark.parametrize("path", sorted(Path("configs").glob("*.yaml")), ids=str)
+def test_run_configs_load(path):
+    from evo_fastslow.evolution.config import load_config
+
+    config = load_config(path)
+    assert config.name and config.fitness_suites()

@@ -13,6 +13,7 @@ import yaml
 from evo_fastslow.analysis import plots
 from evo_fastslow.analysis.ablate import verdict
 from evo_fastslow.analysis.lineage import lineage
+from evo_fastslow.analysis.maps import front, map_history
 from evo_fastslow.analysis.statistics import format_interval
 from evo_fastslow.analysis.report import _searched_genes, failures_by_reason, reproducibility_notes
 from evo_fastslow.archive import Archive
@@ -81,6 +82,17 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
                  _section(f"Top {len(ranked)} genomes", _table(
                      ["genome", "fitness", "generation", "origin", *genes],
                      [[r.id, e.fitness, r.generation + 1, r.origin, *(r.genes.get(g) for g in genes)] for r, e in ranked]))]
+        qd = plots.map_figure(archive)
+        if qd is not None:
+            history = map_history(archive)
+            parts.append(_section("MAP-Elites map", plots.svg(qd) + _table(
+                ["epoch", "coverage", "QD-score"], [[e + 1, f"{c:.0%}", q] for e, c, q in history])))
+        points = front(archive)
+        pareto = plots.front_figure(archive)
+        if pareto is not None:
+            parts.append(_section("Pareto front: fitness against parameters", plots.svg(pareto) + _table(
+                ["genome", "parameters", "fitness", *genes],
+                [[r.id, int(c), e.fitness, *(r.genes.get(g) for g in genes)] for r, e, c in points])))
         if archive.meta("validation"):
             parts.append(_section("Validation on fresh seeds", _validation(archive.meta("validation"))))
         if archive.meta("ablation"):

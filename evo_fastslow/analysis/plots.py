@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -90,6 +91,51 @@ def utilisation_figure(archive: Archive) -> Figure | None:
     ax.step([r["from_seconds"] for r in rows], [r["utilisation"] for r in rows], where="post")
     ax.set(xlabel="seconds since the first evaluation started", ylabel="busy share of workers", ylim=(0, 1.05),
            title="worker utilisation")
+    figure.tight_layout()
+    return figure
+
+
+def map_figure(archive: Archive) -> Figure | None:
+    """The MAP-Elites map as a heatmap, each cell labelled with its elite's fitness and genome id."""
+    from evo_fastslow.analysis.maps import latest_map, map_grid
+
+    latest = latest_map(archive)
+    if latest is None or len(latest[1]["dims"]) > 2:
+        return None
+    epoch, found = latest
+    fitness, ids = map_grid(found)
+    rows, columns = fitness.shape
+    figure, ax = plt.subplots(figsize=(1.6 * columns + 3, 0.9 * rows + 2))
+    image = ax.imshow(np.ma.masked_invalid(fitness), cmap="viridis", aspect="auto")
+    figure.colorbar(image, ax=ax, label="fitness")
+    for r in range(rows):
+        for c in range(columns):
+            text = "empty" if ids[r, c] < 0 else f"{fitness[r, c]:.3f}\n#{ids[r, c]}"
+            ax.text(c, r, text, ha="center", va="center", fontsize=8, color="white" if ids[r, c] >= 0 else "grey")
+    ax.set_yticks(range(rows), found["labels"][0])
+    ax.set_xticks(range(columns), found["labels"][1] if columns > 1 and len(found["labels"]) > 1 else [""])
+    ax.set(ylabel=found["axes"][0], xlabel=found["axes"][1] if len(found["axes"]) > 1 else "",
+           title=f"MAP-Elites map, epoch {epoch + 1}: coverage {found['coverage']:.0%}, QD-score {found['qd_score']:.2f}")
+    figure.tight_layout()
+    return figure
+
+
+def front_figure(archive: Archive) -> Figure | None:
+    """Every evaluation's fitness against its parameter count, the Pareto front joined and labelled by core."""
+    from evo_fastslow.analysis.maps import front, parameters
+
+    points = [(parameters(e), e.fitness) for _, e in archive.ranked() if e.status == "ok" and parameters(e)]
+    best = front(archive)
+    if len(best) < 2:
+        return None
+    figure, ax = plt.subplots(figsize=(6.5, 4))
+    ax.scatter([p[0] for p in points], [p[1] for p in points], s=12, color="0.7", label="evaluated")
+    ax.plot([c for _, _, c in best], [e.fitness for _, e, _ in best], "o-", color="C3", label="Pareto front")
+    for record, evaluation, cost in best:
+        ax.annotate(f"{record.genes.get('core')}/{record.genes.get('meta_inputs')}", (cost, evaluation.fitness),
+                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set(xscale="log", xlabel="parameters", ylabel="fitness", title="fitness against cost")
+    ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
 

@@ -25,6 +25,9 @@ def _searched_genes(archive: Archive) -> list[str]:
     return [name for name in SEARCH_SPACE.genes if name not in fixed and name in present]
 
 
+ARCHITECTURE_GENES = ("core", "meta_inputs", "hidden_size", "episodic_memory")  # what a cost depends on most
+
+
 def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -187,7 +190,11 @@ def print_report(run_dir: Path, top: int, console: Console) -> None:
         console.print(progress_table(archive))
         console.print(biases_table(archive))
         console.print(trajectories_table(archive))
-        for table in (failures_table(archive), utilisation_table(archive)):
+        from evo_fastslow.analysis.maps import front_table, map_table
+
+        architecture = [g for g in _searched_genes(archive) if g in ARCHITECTURE_GENES]
+        for table in (map_table(archive), front_table(archive, architecture), failures_table(archive),
+                      utilisation_table(archive)):
             if table is not None:
                 console.print(table)
         for note in reproducibility_notes(archive):

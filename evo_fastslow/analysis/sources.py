@@ -31,6 +31,12 @@ class Source:
     searched: list[str]               # genes the run varied (a genome file: every gene)
     run_dir: Path | None = None
 
+    def front(self) -> list[Candidate]:
+        """The run's Pareto front of fitness against parameters (analysis/maps.py), cheapest first."""
+        from evo_fastslow.analysis.maps import front
+
+        return [Candidate(f"genome {r.id}", r.genes, r.id, e.fitness) for r, e, _ in front(self.archive)]
+
     def top(self, k: int) -> list[Candidate]:
         """The k best distinct genomes of the run (a genome carried over as an elite counts once)."""
         seen, found = set(), []

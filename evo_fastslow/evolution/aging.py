@@ -36,7 +36,8 @@ class AgingEvolution:
         """Whether proposal `index` can be made when results 0 .. contiguous - 1 have all arrived."""
         return index < self.popsize or index - self.lag < contiguous
 
-    def propose(self, index: int, genomes: Callable[[int], Genome], fitness: FitnessOf) -> Candidate:
+    def propose(self, index: int, genomes: Callable[[int], Genome], fitness: FitnessOf, evaluation: object = None
+                ) -> Candidate:
         """Proposal `index`, from the genomes and fitnesses of evaluations 0 .. index - lag only."""
         rng = np.random.default_rng(derive_seed(self.seed, "aging", index))
         if index < self.popsize:

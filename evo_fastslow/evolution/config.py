@@ -80,6 +80,10 @@ class RunConfig(_Strict):
         if self.searcher.name == "aging" and self.searcher.lag > self.population:
             raise ValueError("searcher.lag must be at most population (a proposal's population is the last "
                              "`population` results up to index i - lag)")
+        if self.searcher.name == "map-elites":
+            from evo_fastslow.evolution.descriptors import DEFAULT_DESCRIPTORS, DescriptorSpace
+
+            DescriptorSpace(self.space(), tuple(self.searcher.descriptors) or DEFAULT_DESCRIPTORS)  # names a bad gene
         return self
 
     def space(self) -> SearchSpace:

@@ -26,6 +26,7 @@ from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.aging import AgingEvolution
+from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
 from evo_fastslow.evolution.stats import GenerationStats, generation_stats
 from evo_fastslow.evolution.steady import SteadyState
@@ -133,11 +134,12 @@ class Run:
                 if evaluator.dashboard:
                     self.console.print(f"Dask dashboard: {evaluator.dashboard}")
                 self._check_fingerprints(evaluator.fingerprints(), archive)
-                if config.searcher.name == "aging":
-                    searcher = AgingEvolution(space, config.searcher, self.popsize, config.seed, seeds)
+                if config.searcher.name in ("aging", "map-elites"):
+                    kind = AgingEvolution if config.searcher.name == "aging" else MapElites
+                    searcher = kind(space, config.searcher, self.popsize, config.seed, seeds)
                     SteadyState(self, searcher, archive, evaluator).run(checkpoint)
                 else:
-                    searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of)
+                    searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of, suites)
                     self._evolve(searcher, archive, evaluator, checkpoint)
         return self.history
 

@@ -7,6 +7,8 @@
 - `cmaes`, `snes`: EvoTorch's, over the [0,1]^d encoding; their unbounded samples are reflected into
   the cube before decoding.
 - `aging`: asynchronous regularised evolution (evolution/aging.py), driven by evolution/steady.py.
+- `map-elites`: asynchronous MAP-Elites over descriptors from the config (evolution/qd.py), same driver.
+- `nsga2`: generational NSGA-II, fitness against a deterministic cost (evolution/multiobjective.py).
 
 Every searcher is deterministic given the fitnesses it is told, which is what lets `resume` rebuild
 its state by replaying the archived generations.
@@ -18,12 +20,13 @@ import logging
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from evo_fastslow.evolution.descriptors import Descriptor
 from evo_fastslow.genes import reflect
 from evo_fastslow.genome import Genome, SearchSpace
 from evo_fastslow.seeds import derive_seed
@@ -31,15 +34,21 @@ from evo_fastslow.seeds import derive_seed
 
 class SearcherConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: Literal["ga", "cmaes", "snes", "aging"] = Field("ga", description="ga | cmaes | snes | aging")
+    name: Literal["ga", "cmaes", "snes", "aging", "map-elites", "nsga2"] = Field(
+        "ga", description="ga | cmaes | snes | aging | map-elites | nsga2")
     tournament_size: int = Field(3, ge=1, description="ga, aging: genomes per selection tournament (S)")
-    lag: int = Field(4, ge=1, description="aging: proposal i sees the results of evaluations 0 .. i - lag; "
-                                          "about twice the number of workers keeps them busy")
+    lag: int = Field(4, ge=1, description="aging, map-elites: proposal i sees the results of evaluations "
+                                          "0 .. i - lag; about twice the number of workers keeps them busy")
     elites: int = Field(2, ge=0, description="ga: best genomes carried into the next generation")
     crossover_rate: float = Field(0.5, ge=0, le=1, description="ga: chance a child has two parents")
     mutation_rate: float = Field(0.15, ge=0, le=1, description="ga, aging: chance each gene mutates (at least one does)")
     mutation_scale: float = Field(0.1, gt=0, le=1, description="ga, aging: Gaussian step of numeric genes on [0,1]")
     stdev_init: float = Field(0.25, gt=0, description="cmaes/snes: initial step size on [0,1]^d")
+    descriptors: list[Descriptor] = Field(default_factory=list, description="map-elites: the map's axes "
+                                          "(default: core x meta_inputs)")
+    qd_offset: float = Field(-1.0, description="map-elites: QD-score = sum over elites of (fitness - qd_offset)")
+    cost: Literal["parameters"] = Field("parameters", description="nsga2: the second objective, minimised: "
+                                        "the agent's parameter count (deterministic, unlike wall time)")
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,12 @@ def _quiet_evotorch() -> Iterator[None]:
 
 
 def make_searcher(space: SearchSpace, config: SearcherConfig, popsize: int, seed: int, seeds: list[Genome],
-                  id_of: IdOf) -> GeneticAlgorithm | EvoTorchSearcher:
+                  id_of: IdOf, suites: list | None = None) -> Any:
+    """The generational searcher the config names (`suites`: for nsga2's cost)."""
     if config.name == "ga":
         return GeneticAlgorithm(space, config, popsize, seed, seeds, id_of)
+    if config.name == "nsga2":
+        from evo_fastslow.evolution.multiobjective import NSGA2, parameter_cost
+
+        return NSGA2(space, config, popsize, seed, seeds, id_of, parameter_cost(suites or []))
     return EvoTorchSearcher(space, config, popsize, seed, seeds)

@@ -1,4 +1,4 @@
-"""The steady-state driver of asynchronous searchers (`aging`): no generation barrier.
+"""The steady-state driver of asynchronous searchers (`aging`, `map-elites`): no generation barrier.
 
 It keeps every worker busy: a new genome is proposed the moment the searcher may (proposal i only
 needs results 0 .. i - lag, evolution/aging.py) and fewer than two jobs per worker are in flight (the
@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.evolution.aging import AgingEvolution
+from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.cluster import Evaluator
 from evo_fastslow.evolution.stats import generation_stats
 from evo_fastslow.genome import Genome
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class SteadyState:
-    def __init__(self, run: "Run", searcher: AgingEvolution, archive: Archive, evaluator: Evaluator):
+    def __init__(self, run: "Run", searcher: AgingEvolution | MapElites, archive: Archive, evaluator: Evaluator):
         self.owner, self.searcher, self.archive, self.evaluator = run, searcher, archive, evaluator
         self.popsize = run.popsize
         self.total = run.popsize * run.config.generations
@@ -67,7 +68,8 @@ class SteadyState:
 
     def _propose(self, index: int) -> bool:
         """Propose genome `index` and archive it; start its evaluation unless it has a result. True if started."""
-        candidate = self.searcher.propose(index, self.genomes.__getitem__, lambda i: self.results[i].fitness)
+        candidate = self.searcher.propose(index, self.genomes.__getitem__, lambda i: self.results[i].fitness,
+                                          evaluation=self.results.__getitem__)
         self.genomes[index] = candidate.genome
         record = GenomeRecord(index, index // self.popsize, index % self.popsize, dict(candidate.genome.genes),
                               candidate.origin, list(candidate.parents))
@@ -84,10 +86,14 @@ class SteadyState:
     def _finish_epoch(self, epoch: int, wall_seconds: float, started: float) -> None:
         records = self.archive.genomes(epoch)
         stats = generation_stats(epoch, records, self.results, wall_seconds)
+        if isinstance(self.searcher, MapElites):  # the map of every result up to this epoch's end
+            self.archive.set_meta(f"map/{epoch}", self.searcher.map_at((epoch + 1) * self.popsize,
+                                                                       self.genomes.__getitem__,
+                                                                       self.results.__getitem__))
         self.owner.finish_generation(stats, self.archive, started)
 
     def _progress(self) -> Any:
-        progress = Progress(TextColumn("aging evolution"), BarColumn(),
+        progress = Progress(TextColumn(self.owner.config.searcher.name), BarColumn(),
                             TextColumn("{task.completed}/{task.total} evaluated, {task.fields[failed]} failed, "
                                        "{task.fields[running]} workers busy"), TimeElapsedColumn(),
                             console=self.owner.console, transient=True, refresh_per_second=2)

@@ -1,0 +1,107 @@
+"""NSGA-II (Deb et al. 2002): fitness against cost, a Pareto front instead of one winner.
+
+Objectives: fitness (maximised) and a deterministic cost (minimised): the agent's parameter count on
+the run's suites, computed from the genes alone, never wall time (which depends on the machine). The
+non-dominated sorting and crowding distance are pymoo's; variation is the GA's gene-aware crossover and
+mutation; parents are picked by binary tournament on (front, crowding). Its randomness is derived per
+generation from the run seed, so like the GA it is deterministic given the fitnesses it is told, and
+`resume` replays it from the archive.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from evo_fastslow.evolution.searchers import Candidate, EvaluateFn, IdOf, SearcherConfig
+from evo_fastslow.genome import Genome, SearchSpace
+from evo_fastslow.seeds import derive_seed
+
+Member = tuple[int, Genome, float, float]  # (genome id, genome, fitness, cost)
+
+
+def front_ranks(fitness: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's front (0 = non-dominated) and its crowding distance within the front (pymoo)."""
+    from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    objectives = np.column_stack([-fitness, cost])  # both minimised
+    rank, crowding = np.empty(len(fitness), int), np.empty(len(fitness))
+    for r, front in enumerate(NonDominatedSorting().do(objectives)):
+        rank[front] = r
+        crowding[front] = calc_crowding_distance(objectives[front])
+    return rank, crowding
+
+
+def pareto_front(points: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+    """The non-dominated (id, fitness, cost) points, cheapest first."""
+    if not points:
+        return []
+    rank, _ = front_ranks(np.array([p[1] for p in points]), np.array([p[2] for p in points], dtype=float))
+    return sorted((p for p, r in zip(points, rank) if r == 0), key=lambda p: (p[2], -p[1], p[0]))
+
+
+def parameter_cost(suites: list[Any]) -> Callable[[Genome], float]:
+    """The parameter count of the agent a genome builds, summed over the suites' tasks (cached)."""
+    from evo_fastslow.agents import build_agent, parameter_count
+
+    shapes = [(task.obs_dim, task.n_actions) for task in (s.build_task() for s in suites)]
+
+    @lru_cache(maxsize=65536)
+    def cost(genes_json: str) -> float:
+        genome = Genome(json.loads(genes_json))
+        return float(sum(parameter_count(build_agent(genome, obs, actions, 0)) for obs, actions in shapes))
+
+    return lambda genome: cost(json.dumps(dict(genome.genes), sort_keys=True))
+
+
+class NSGA2:
+    def __init__(self, space: SearchSpace, config: SearcherConfig, popsize: int, seed: int, seeds: list[Genome],
+                 id_of: IdOf, cost_of: Callable[[Genome], float]):
+        self.space, self.config, self.popsize, self.seed = space, config, popsize, seed
+        self.seeds, self.id_of, self.cost_of = seeds[:popsize], id_of, cost_of
+        self.population: list[Member] = []
+        self.rank, self.crowding = np.zeros(0, int), np.zeros(0)
+
+    def step(self, generation: int, evaluate: EvaluateFn) -> None:
+        rng = np.random.default_rng(derive_seed(self.seed, "nsga2", generation))
+        candidates = self._initial(rng) if generation == 0 else self._offspring(rng)
+        fitnesses = evaluate(candidates)
+        new = [(self.id_of(generation, i), c.genome, f, self.cost_of(c.genome))
+               for i, (c, f) in enumerate(zip(candidates, fitnesses))]
+        self._survive(self.population + new)
+
+    def _initial(self, rng: np.random.Generator) -> list[Candidate]:
+        seeded = [Candidate(g, "seeded", ()) for g in self.seeds]
+        return seeded + [Candidate(self.space.decode(rng.random(len(self.space))), "random", ())
+                         for _ in range(self.popsize - len(seeded))]
+
+    def _survive(self, pool: list[Member]) -> None:
+        """Keep the best `popsize`: by front, then by crowding distance (ties: the older genome)."""
+        rank, crowding = front_ranks(np.array([m[2] for m in pool]), np.array([m[3] for m in pool]))
+        order = sorted(range(len(pool)), key=lambda i: (rank[i], -crowding[i], pool[i][0]))[:self.popsize]
+        self.population = [pool[i] for i in order]
+        self.rank, self.crowding = front_ranks(np.array([m[2] for m in self.population]),
+                                               np.array([m[3] for m in self.population]))
+
+    def _tournament(self, rng: np.random.Generator) -> Member:
+        a, b = (int(i) for i in rng.integers(len(self.population), size=2))
+        key = lambda i: (self.rank[i], -self.crowding[i], self.population[i][0])  # noqa: E731
+        return self.population[min(a, b, key=key)]
+
+    def _offspring(self, rng: np.random.Generator) -> list[Candidate]:
+        children = []
+        while len(children) < self.popsize:
+            first = self._tournament(rng)
+            if rng.random() < self.config.crossover_rate:
+                second = self._tournament(rng)
+                genome = self.space.crossover(first[1], second[1], rng)
+                genome = self.space.mutate(genome, rng, self.config.mutation_rate, self.config.mutation_scale)
+                children.append(Candidate(genome, "crossover", (first[0], second[0])))
+            else:
+                genome = self.space.mutate(first[1], rng, self.config.mutation_rate, self.config.mutation_scale)
+                children.append(Candidate(genome, "mutation", (first[0],)))
+        return children
