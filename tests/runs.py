@@ -28,3 +28,25 @@ def evolve(run_dir: Path, *overrides: str, env: dict[str, str] | None = None, ti
 def snapshot(run_dir: Path) -> list[tuple]:
     with Archive(run_dir / "archive.sqlite") as archive:
         return archive.snapshot()
+
+
+def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, limit: float = 120) -> int:
+    """SIGKILL `proc` once its archive holds `count` evaluations; returns how many it holds then."""
+    import os
+    import signal
+    import sqlite3
+    import time
+
+    deadline = time.time() + limit
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            done = sqlite3.connect(run_dir / "archive.sqlite", timeout=0.1).execute(
+                "SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= count:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return sqlite3.connect(run_dir / "archive.sqlite").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]

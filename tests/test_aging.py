@@ -1,9 +1,7 @@
 """Asynchronous (aging) evolution: the archive depends on the config and seed only — not on the number
 of workers, on the order results arrive in, or on a kill and resume — and the searcher works."""
 
-import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE
+from runs import kill_after_evaluations
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
         "searcher.name=aging", "searcher.lag=2", "search_space.ranges.episodes_per_update=[16, 32]",
@@ -64,19 +63,7 @@ def test_killed_and_resumed_gives_the_same_archive(tmp_path):
     sets = [a for o in [*TINY, "cluster.workers=0", "budget.train_env_steps=24000"] for a in ("--set", o)]
     proc = subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml",
                              "--out", str(killed), *sets], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = sqlite3.connect(killed / "archive.sqlite", timeout=0.1).execute(
-                "SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= 6:
-            break
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    interrupted = sqlite3.connect(killed / "archive.sqlite").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    interrupted = kill_after_evaluations(proc, killed, 6)
     assert 6 <= interrupted < 12, "the kill must land in the middle of the run"
     assert main(["resume", str(killed)]) == 0
     assert _snapshot(killed) == _snapshot(reference)

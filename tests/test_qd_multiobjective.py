@@ -3,10 +3,7 @@
 
 import itertools
 import json
-import os
 import random
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +17,7 @@ from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.multiobjective import parameter_cost, pareto_front
+from runs import kill_after_evaluations
 
 CORE = {"lstm": 0.6, "gru": 0.4, "feedforward": 0.0}
 META = {"none": 0.0, "reward": 0.1, "action_reward": 0.3}
@@ -137,19 +135,7 @@ def test_the_same_archive_on_one_and_two_workers_in_any_order_and_after_kill_and
         tmp_path / "slow-reference").start()
     proc = subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml",
                              "--out", str(killed), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = sqlite3.connect(killed / "archive.sqlite", timeout=0.1).execute(
-                "SELECT COUNT(*) FROM evaluations").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= 6:
-            break
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    interrupted = sqlite3.connect(killed / "archive.sqlite").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    interrupted = kill_after_evaluations(proc, killed, 6)
     assert 6 <= interrupted < 12, "the kill must land in the middle of the run"
     assert main(["resume", str(killed)]) == 0
     assert _state(killed) == _state(tmp_path / "slow-reference")

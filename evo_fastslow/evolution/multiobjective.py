@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from evo_fastslow.evolution.searchers import Candidate, EvaluateFn, IdOf, SearcherConfig
+from evo_fastslow.evolution.searchers import Candidate, EvaluateFn, IdOf, SearcherConfig, breed
 from evo_fastslow.genome import Genome, SearchSpace
 from evo_fastslow.seeds import derive_seed
 
@@ -93,15 +93,4 @@ class NSGA2:
         return self.population[min(a, b, key=key)]
 
     def _offspring(self, rng: np.random.Generator) -> list[Candidate]:
-        children = []
-        while len(children) < self.popsize:
-            first = self._tournament(rng)
-            if rng.random() < self.config.crossover_rate:
-                second = self._tournament(rng)
-                genome = self.space.crossover(first[1], second[1], rng)
-                genome = self.space.mutate(genome, rng, self.config.mutation_rate, self.config.mutation_scale)
-                children.append(Candidate(genome, "crossover", (first[0], second[0])))
-            else:
-                genome = self.space.mutate(first[1], rng, self.config.mutation_rate, self.config.mutation_scale)
-                children.append(Candidate(genome, "mutation", (first[0],)))
-        return children
+        return [breed(self.space, self.config, rng, lambda: self._tournament(rng)) for _ in range(self.popsize)]

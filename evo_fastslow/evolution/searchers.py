@@ -90,17 +90,23 @@ class GeneticAlgorithm:
         ranked = sorted(self.population, key=lambda p: (-p[2], p[0]))
         children = [Candidate(g, "elite", (pid,)) for pid, g, _ in ranked[:min(self.config.elites, self.popsize)]]
         while len(children) < self.popsize:
-            first = self._tournament(rng)
-            if rng.random() < self.config.crossover_rate:
-                second = self._tournament(rng)
-                genome = self.space.crossover(first[1], second[1], rng)
-                if rng.random() < self.config.mutation_rate * len(self.space):
-                    genome = self.space.mutate(genome, rng, self.config.mutation_rate, self.config.mutation_scale)
-                children.append(Candidate(genome, "crossover", (first[0], second[0])))
-            else:
-                genome = self.space.mutate(first[1], rng, self.config.mutation_rate, self.config.mutation_scale)
-                children.append(Candidate(genome, "mutation", (first[0],)))
+            children.append(breed(self.space, self.config, rng, lambda: self._tournament(rng)))
         return children
+
+
+def breed(space: SearchSpace, config: SearcherConfig, rng: np.random.Generator,
+          pick: Callable[[], tuple]) -> Candidate:
+    """One child of parents chosen by `pick` (-> (id, genome, ...)): uniform crossover of two with
+    probability crossover_rate (then, sometimes, a mutation), else a mutation of one."""
+    first = pick()
+    if rng.random() < config.crossover_rate:
+        second = pick()
+        genome = space.crossover(first[1], second[1], rng)
+        if rng.random() < config.mutation_rate * len(space):
+            genome = space.mutate(genome, rng, config.mutation_rate, config.mutation_scale)
+        return Candidate(genome, "crossover", (first[0], second[0]))
+    genome = space.mutate(first[1], rng, config.mutation_rate, config.mutation_scale)
+    return Candidate(genome, "mutation", (first[0],))
 
 
 class EvoTorchSearcher:
