@@ -165,3 +165,23 @@ def test_a_descriptor_naming_no_gene_is_refused(capsys):
     assert main(["evolve", "configs/quickstart.yaml", "--set", "searcher.name=map-elites",
                  "--set", 'searcher.descriptors=[{"gene": "colour"}]']) == 2
     assert "descriptor gene 'colour' is not a gene" in capsys.readouterr().err
+
+
+def test_descriptors_from_genes_and_from_measured_outcomes():
+    """A categorical gene has a bin per choice, a numeric gene `bins` over its range, a metric `bins`
+    over [low, high] on a log axis (values outside land in the edge cells)."""
+    from evo_fastslow.archive import Evaluation
+    from evo_fastslow.evolution.descriptors import Descriptor, DescriptorSpace
+    from evo_fastslow.genome import SEARCH_SPACE
+
+    grid = DescriptorSpace(SEARCH_SPACE, (Descriptor(gene="core"), Descriptor(gene="hidden_size", bins=4),
+                                          Descriptor(metric="parameter_count", low=10, high=1e5, bins=4, log=True)))
+    assert grid.dims == [3, 4, 4] and grid.labels[0] == ["lstm", "gru", "feedforward"]
+    grid_map = grid.new_map(qd_offset=-1.0)
+    genes = SEARCH_SPACE.complete({"core": "gru", "hidden_size": 256}).genes
+    for count, cell in ((1_000, 2), (5, 0), (1e9, 3)):  # 10^3 is the third of four decades; outside: the edges
+        evaluation = Evaluation(0, "ok", "", 0.5, {}, {"a": {"parameter_count": count / 2}, "b": {"parameter_count": count / 2}}, {}, 0, "w")
+        index = grid_map.index_of_single(grid.measures(genes, evaluation))
+        assert list(grid_map.int_to_grid_index([index])[0]) == [1, 3, cell]
+    with pytest.raises(ValueError, match="needs low < high"):
+        Descriptor(metric="parameter_count")
