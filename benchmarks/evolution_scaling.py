@@ -1,4 +1,5 @@
-"""Evolution scaling: how busy the workers are, generational (`ga`) against asynchronous (`aging`).
+"""Evolution scaling: how busy the workers are, generational (`ga`, `nsga2`) against asynchronous
+(`aging`, `map-elites`).
 
 1. For real, on this machine: a short evolution on 1 and 2 LocalCluster workers with each searcher;
    utilisation (busy worker-time over workers x wall time, from the archive), wall time, the workers'
@@ -35,6 +36,8 @@ from evo_fastslow.evolution.loop import Run
 
 REAL = ["budget.train_env_steps=150000", "budget.test_episodes=100", "population=8", "generations=3"]
 SEARCHERS = {"ga": ["searcher.name=ga"], "aging": ["searcher.name=aging"]}
+SIMULATED = {**SEARCHERS, "nsga2": ["searcher.name=nsga2"], "map-elites": ["searcher.name=map-elites"]}
+ASYNCHRONOUS = ("aging", "map-elites")
 
 
 def real_run(searcher: str, workers: int) -> dict[str, float]:
@@ -106,13 +109,13 @@ class VirtualCluster:
 
 
 def simulated_run(searcher: str, workers: int, durations: list[float], lag: int = 0) -> dict[str, float]:
-    """ga: a generation of `workers` genomes (one each), 40 generations; aging: 40 x workers evaluations,
-    population max(2 x workers, lag)."""
-    population = workers if searcher == "ga" else max(2 * workers, lag)
-    generations = 40 if searcher == "ga" else max(1, 40 * workers // population)
+    """ga, nsga2: a generation of `workers` genomes (one each), 40 generations; aging, map-elites:
+    40 x workers evaluations, population (epoch) max(2 x workers, lag)."""
+    population = max(2 * workers, lag) if searcher in ASYNCHRONOUS else workers
+    generations = max(1, 40 * workers // population) if searcher in ASYNCHRONOUS else 40
     overrides = [f"population={population}", f"generations={generations}", "cluster.workers=0",
-                 *SEARCHERS[searcher], "searcher.elites=2"]
-    if searcher == "aging":
+                 *SIMULATED[searcher], "searcher.elites=2"]
+    if searcher in ASYNCHRONOUS:
         overrides.append(f"searcher.lag={lag}")
     config = load_config("configs/quickstart.yaml", overrides)
     cluster = VirtualCluster(workers, durations)
@@ -164,7 +167,8 @@ def main() -> None:
     for column in ("searcher", "workers", "lag", "evaluations", "utilisation", "driver ms / evaluation"):
         table.add_column(column, justify="right")
     for workers in args.workers:
-        for searcher, lag in (("ga", 0), ("aging", workers), ("aging", 2 * workers)):
+        for searcher, lag in (("ga", 0), ("nsga2", 0), ("aging", workers), ("aging", 2 * workers),
+                              ("map-elites", 2 * workers)):
             result = simulated_run(searcher, workers, durations, lag)
             table.add_row(searcher, str(workers), str(lag or "-"), str(result["evaluations"]),
                           f"{result['utilisation']:.1%}", f"{result['driver_ms']:.2f}")

@@ -185,3 +185,17 @@ def test_descriptors_from_genes_and_from_measured_outcomes():
         assert list(grid_map.int_to_grid_index([index])[0]) == [1, 3, cell]
     with pytest.raises(ValueError, match="needs low < high"):
         Descriptor(metric="parameter_count")
+
+
+def test_inspect_and_report_draw_the_map(tmp_path, capsys):
+    config = load_config("configs/quickstart.yaml", ["searcher.name=map-elites", "population=6", "generations=4",
+                                                     "searcher.lag=2", "cluster.workers=0"])
+    Run(config, tmp_path / "run", evaluate_fn=_synthetic(config.space(), _cell_landscape)).start()
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "MAP-Elites map after epoch 4" in out and "core \\ meta_inputs" in out
+    assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    section = page[page.index("<h2>MAP-Elites map</h2>"):]
+    assert section.index("<svg") < section.index("<h2>", 5) and "QD-score" in section

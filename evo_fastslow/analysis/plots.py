@@ -108,10 +108,15 @@ def map_figure(archive: Archive) -> Figure | None:
     figure, ax = plt.subplots(figsize=(1.6 * columns + 3, 0.9 * rows + 2))
     image = ax.imshow(np.ma.masked_invalid(fitness), cmap="viridis", aspect="auto")
     figure.colorbar(image, ax=ax, label="fitness")
+    low, high = np.nanmin(fitness), np.nanmax(fitness)
     for r in range(rows):
         for c in range(columns):
-            text = "empty" if ids[r, c] < 0 else f"{fitness[r, c]:.3f}\n#{ids[r, c]}"
-            ax.text(c, r, text, ha="center", va="center", fontsize=8, color="white" if ids[r, c] >= 0 else "grey")
+            if ids[r, c] < 0:
+                ax.text(c, r, "empty", ha="center", va="center", fontsize=8, color="grey")
+                continue
+            bright = high > low and (fitness[r, c] - low) / (high - low) > 0.6  # viridis turns light: dark text
+            ax.text(c, r, f"{fitness[r, c]:.3f}\n#{ids[r, c]}", ha="center", va="center", fontsize=8,
+                    color="black" if bright else "white")
     ax.set_yticks(range(rows), found["labels"][0])
     ax.set_xticks(range(columns), found["labels"][1] if columns > 1 and len(found["labels"]) > 1 else [""])
     ax.set(ylabel=found["axes"][0], xlabel=found["axes"][1] if len(found["axes"]) > 1 else "",
