@@ -39,6 +39,7 @@ class MapElites:
         self.grid = DescriptorSpace(space, tuple(config.descriptors) or DEFAULT_DESCRIPTORS)
         self.map = self.grid.new_map(config.qd_offset)
         self.added = 0  # results 0 .. added - 1 are in the map
+        self.summary, self.summarised = self.grid.new_map(config.qd_offset), 0  # the same, up to an epoch's end
 
     def ready(self, index: int, contiguous: int) -> bool:
         return index < self.popsize or index - self.lag < contiguous
@@ -60,12 +61,13 @@ class MapElites:
 
     def map_at(self, upto: int, genomes: Callable[[int], Genome], evaluation: Callable[[int], Evaluation]
                ) -> dict[str, Any]:
-        """The map of results 0 .. upto - 1 (coverage, QD-score, elites), built afresh: what the archive
-        keeps per epoch, whatever the proposals have seen so far."""
-        grid_map = self.grid.new_map(self.config.qd_offset)
-        for i in range(upto):
-            add_result(grid_map, self.grid, self.space, i, genomes(i).genes, evaluation(i))
-        return {**map_summary(grid_map), "dims": self.grid.dims, "axes": [d.name for d in self.grid.descriptors],
+        """The map of results 0 .. upto - 1 (coverage, QD-score, elites), what the archive keeps per epoch:
+        a second map, ahead of the lagged one proposals see, filled in index order (upto never decreases)."""
+        while self.summarised < upto:
+            add_result(self.summary, self.grid, self.space, self.summarised, genomes(self.summarised).genes,
+                       evaluation(self.summarised))
+            self.summarised += 1
+        return {**map_summary(self.summary), "dims": self.grid.dims, "axes": [d.name for d in self.grid.descriptors],
                 "labels": self.grid.labels}
 
     def _fill(self, upto: int, genomes: Callable[[int], Genome], evaluation: Callable[[int], Evaluation] | None
