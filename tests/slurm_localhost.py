@@ -5,7 +5,6 @@ munge first when they are missing (as root, with apt-get: what .ci/run also does
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,17 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-PACKAGES = ["slurm-wlm", "munge"]
+from system_packages import ensure_installed as ensure_system
+
+PACKAGES = ("slurm-wlm", "munge")
 
 
 def ensure_installed() -> None:
-    if all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged", "sbatch")):
-        return
-    if os.geteuid() != 0:
-        raise RuntimeError("Slurm is not installed and this is not root: apt-get install " + " ".join(PACKAGES))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *PACKAGES], check=True, env=env, capture_output=True)
+    ensure_system(("slurmctld", "slurmd", "munged", "sbatch"), PACKAGES)
 
 
 def _memory_mib() -> int:

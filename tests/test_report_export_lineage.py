@@ -1,5 +1,5 @@
 """`report`, `export` and `inspect --lineage` on a real (tiny) run. The HTML report is loaded in a real
-headless Chromium (Debian's `chromium` and `chromedriver`, installed by .ci/run), with every host name
+headless Chromium (Debian's `chromium` and `chromedriver`, installed when missing), with every host name
 unresolvable: it must render offline, with no console errors, and its screenshot must show the plots."""
 
 import io
@@ -16,6 +16,7 @@ from evo_fastslow.analysis.lineage import lineage
 from evo_fastslow.archive import Archive
 from evo_fastslow.cli import main
 from runs import TINY
+from system_packages import ensure_installed
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,8 @@ def _chromium():
     return webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
-                    reason="needs Debian's chromium and chromedriver (.ci/run installs them)")
 def test_the_report_opens_offline_in_headless_chromium(run_dir, tmp_path):
+    ensure_installed(("chromium", "chromedriver"), ("chromium", "chromium-driver"))
     page = tmp_path / "report.html"
     assert main(["report", str(run_dir), "-o", str(page)]) == 0
     text = page.read_text()
