@@ -115,3 +115,30 @@ def test_ablating_the_meta_rl_lstm_shows_which_biases_matter(tmp_path, capsys):
                             ("meta_inputs", "reward")}
     assert effects["meta_inputs", "none"]["high"] < 0
     assert effects["core", "feedforward"]["high"] < 0
+
+
+def test_a_genome_file_keeps_its_replicates_in_the_archive_it_is_given(tmp_path, capsys):
+    """--archive: the replicates of a genome file are kept, and a rerun reuses them (same figures, no
+    new rows); without it nothing is written."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(open("fitness/bandit-independent.yaml").read().replace("train_env_steps: 6000000", "train_env_steps: 16000")
+                     .replace("episodes: 2000", "episodes: 50"))
+    args = ["validate", "populations/reference.json:feedforward-blind", "--suite", str(suite), "--seeds", "2",
+            "--workers", "0", "--archive", str(tmp_path / "study.sqlite"), "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    with Archive(tmp_path / "study.sqlite", create=False) as archive:
+        assert len(archive.replicates()) == 2
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    with Archive(tmp_path / "study.sqlite", create=False) as archive:
+        assert len(archive.replicates()) == 2
+
+
+def test_report_and_export_name_a_place_they_cannot_write(quickstart_run, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["report", str(quickstart_run), "-o", str(blocker / "report.html")]) == 2
+    assert f"{blocker / 'report.html'}: -o: a file that can be written" in capsys.readouterr().err
+    assert main(["export", str(quickstart_run), "-o", str(blocker / "out")]) == 2
+    assert f"{blocker / 'out'}: -o: a directory that can be written" in capsys.readouterr().err
