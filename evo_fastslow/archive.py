@@ -6,7 +6,8 @@ resumed run writes the same ids as an uninterrupted one.
 The schema has a version (SQLite's `user_version`): an archive of an older version is migrated in
 place when opened, one of a newer version is refused, a file that is not an archive is named as such.
 Version 1 had no numeric fingerprints (evaluations read as fingerprint ''), version 2 no start and end
-times (read as 0: unknown), version 3 no replicates (validation and ablation lifetimes, added empty).
+times (read as 0: unknown), version 3 no replicates (validation and ablation lifetimes, added empty),
+version 4 no weights table (inheritance: every genome started from fresh weights, added empty).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Iterator
 
 from evo_fastslow.errors import InputError
 
-VERSION = 4
+VERSION = 5
 TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS replicates (
     genes TEXT NOT NULL, study TEXT NOT NULL, replicate INTEGER NOT NULL,
     seed INTEGER NOT NULL, task_seed INTEGER NOT NULL, outcome TEXT NOT NULL,
     PRIMARY KEY (genes, study, replicate)
+);
+CREATE TABLE IF NOT EXISTS weights (
+    genome_id INTEGER PRIMARY KEY REFERENCES genomes(id),
+    initial TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '', final TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS replicate_baselines (
     suite TEXT NOT NULL, task_seed INTEGER NOT NULL, figures TEXT NOT NULL,
@@ -247,11 +252,32 @@ class Archive:
                               (suite, task_seed)).fetchone()
         return None if row is None else _json(row[0], "replicate_baselines", task_seed, self.path)
 
+    # --- weights (evolution/inheritance.py): hashes of content-addressed files in the run's weights/ --
+    def set_initial_weights(self, genome_id: int, initial: str, note: str) -> None:
+        """Where genome's lifetime starts: a weights hash ('' = fresh from its seed) and why."""
+        self.db.execute("INSERT INTO weights (genome_id, initial, note) VALUES (?, ?, ?) ON CONFLICT (genome_id) "
+                        "DO UPDATE SET initial = excluded.initial, note = excluded.note", (genome_id, initial, note))
+
+    def set_final_weights(self, genome_id: int, final: str) -> None:
+        self.db.execute("INSERT INTO weights (genome_id, final) VALUES (?, ?) ON CONFLICT (genome_id) "
+                        "DO UPDATE SET final = excluded.final", (genome_id, final))
+
+    def weights(self, genome_id: int) -> tuple[str, str, str] | None:
+        """(initial hash, note, final hash) of a genome, None when its run inherits nothing."""
+        row = self.db.execute("SELECT initial, note, final FROM weights WHERE genome_id = ?", (genome_id,)).fetchone()
+        return None if row is None else tuple(row)
+
+    def genome(self, genome_id: int) -> GenomeRecord | None:
+        row = self.db.execute("SELECT * FROM genomes WHERE id = ?", (genome_id,)).fetchone()
+        return None if row is None else _genome(row, self.path)
+
     def snapshot(self) -> list[tuple]:
-        """What two runs must agree on: every genome and its evaluation's outcome (no timings, no workers)."""
+        """What two runs must agree on: every genome, its evaluation's outcome (no timings, no workers) and
+        the hashes of the weights it started from and ended with."""
         return self.db.execute(
             "SELECT g.id, g.generation, g.idx, g.genes, g.origin, g.parents, e.status, e.reason, e.fitness, "
-            "e.scores, e.metrics FROM genomes g LEFT JOIN evaluations e ON e.genome_id = g.id ORDER BY g.id"
+            "e.scores, e.metrics, w.initial, w.note, w.final FROM genomes g "
+            "LEFT JOIN evaluations e ON e.genome_id = g.id LEFT JOIN weights w ON w.genome_id = g.id ORDER BY g.id"
         ).fetchall()
 
 

@@ -240,6 +240,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.experiment import load_experiment, run_experiment, summary_tables
+
+    experiment = load_experiment(args.file)
+    out = Path(args.out) if args.out else Path("runs") / experiment.name
+    summary = run_experiment(experiment, args.file, out, args.workers, Console(stderr=True))
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a log keeps the tables unwrapped
+    for table in summary_tables(summary):
+        console.print(table)
+    print(f"summary: {out / 'summary.json'}, figure: {out / 'experiment.svg'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evo-fastslow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--genes", nargs="+", metavar="GENE", help="only these genes (default: every searched gene)")
     _study_arguments(ablate, seeds=5)
     ablate.set_defaults(run=_ablate)
+    experiment = commands.add_parser("experiment", help="arms x run seeds: evolve, validate each best genome, "
+                                     "compare the arms with 95%% intervals over run seeds")
+    experiment.add_argument("file", help="experiment file (experiments/*.yaml)")
+    experiment.add_argument("--out", metavar="DIR", help="default runs/NAME")
+    experiment.add_argument("--workers", type=int, help="validate on a LocalCluster of this many workers (0: "
+                            "in-process) instead of each run's cluster")
+    experiment.set_defaults(run=_experiment)
     return parser
 
 

@@ -154,6 +154,12 @@ SEARCH_SPACE = SearchSpace([
                 default_value="observation"),
     Categorical("memory_write", "when memories are written", choices=("episode_end", "every_step"),
                 default_value="episode_end"),
+    Categorical("intrinsic", "evolved intrinsic motivation: a bonus added to the reward slow learning trains on "
+                "(never to the reward it is tested on): none | novelty (rarely taken actions) | surprise (reward "
+                "prediction error) | information (how far the reward moves the action's estimate)",
+                choices=("none", "novelty", "surprise", "information"), default_value="none"),
+    Float("intrinsic_weight", "weight of the intrinsic bonus, in units of the task's reward", low=1e-3, high=10.0,
+          default_value=0.1, log=True),
 ])
 
 

@@ -14,6 +14,7 @@ GYM_ENVS: dict[str, tuple[str, str]] = {
     "harlow": ("evo_fastslow/Harlow-v0", "evo_fastslow.tasks.harlow:HarlowEnv"),
     "recurring-contextual-bandits": ("evo_fastslow/RecurringBandits-v0",
                                      "evo_fastslow.tasks.recurring:RecurringBanditEnv"),
+    "jackpot-bandit": ("evo_fastslow/JackpotBandit-v0", "evo_fastslow.tasks.jackpot:JackpotBanditEnv"),
 }
 GYM_IDS: dict[str, str] = {kind: env_id for kind, (env_id, _) in GYM_ENVS.items()}
 

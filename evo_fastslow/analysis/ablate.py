@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evo_fastslow.analysis.replicates import RAW_MEASURES, run_replicates
+from evo_fastslow.evolution.evaluate import architecture
 from evo_fastslow.analysis.sources import Candidate, Source
 from evo_fastslow.analysis.statistics import format_interval, paired_interval
 from evo_fastslow.archive import Archive
@@ -46,13 +47,20 @@ def ablate(source: Source, candidate: Candidate, seeds: int, genes: list[str] | 
         raise InputError("--genes", unknown[0], f"a gene of the search space ({', '.join(source.space.genes)})")
     tried = changes(candidate.genes, source.space, names)
     variants = [source.space.complete({**candidate.genes, name: value}).genes for name, value in tried]
-    outcomes = run_replicates(source.study, [candidate.genes, *variants], seeds, source.archive, console)
+    # a genome with inherited or evolved initial weights keeps them in each variant they still fit
+    fits = [bool(candidate.weights) and architecture(v, source.study.suites) == architecture(candidate.genes,
+                                                                                             source.study.suites)
+            for v in variants]
+    weights = [candidate.weights] + [candidate.weights if f else "" for f in fits]
+    outcomes = run_replicates(source.study, [candidate.genes, *variants], seeds, source.archive, console,
+                              weights, source.store)
     base = outcomes[0]
     effects = []
-    for (name, value), replicates in zip(tried, outcomes[1:]):
+    for (name, value), replicates, fit in zip(tried, outcomes[1:], fits):
         effect = {"gene": name, "from": candidate.genes[name], "to": value,
                   "fitness": paired_interval([o["fitness"] for o in base], [o["fitness"] for o in replicates]).to_dict(),
-                  "failures": sum(o["status"] != "ok" for o in replicates)}
+                  "failures": sum(o["status"] != "ok" for o in replicates),
+                  "fresh_weights": bool(candidate.weights) and not fit}
         for suite in source.study.suites:
             pairs = [(b, o) for b, o in zip(base, replicates) if b["status"] == o["status"] == "ok"]
             for measure in RAW_MEASURES:
@@ -103,6 +111,7 @@ def ablation_tables(report: dict[str, Any]) -> list[Table]:
     for e in sorted(report["effects"], key=lambda e: e["fitness"]["mean"]):
         interval, matters = format_interval(e["fitness"], sign="+"), verdict(e["fitness"])
         failed = f" ({e['failures']} of {report['seeds']} failed)" if e["failures"] else ""
+        failed += " (fresh weights: the evolved ones do not fit)" if e.get("fresh_weights") else ""
         table.add_row(e["gene"], f"{e['from']} -> {e['to']}{failed}", interval, matters)
     tables = [table]
     if report["importance"]:

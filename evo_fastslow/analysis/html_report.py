@@ -99,11 +99,13 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
             parts.append(_section("Ablation: which evolved biases matter", _ablation(archive.meta("ablation"))))
         if ranked:
             steps = lineage(archive, ranked[0][0].id)
+            inherits = any(s["weights"] for s in steps)  # baldwinian, lamarckian: where the weights came from
             parts.append(_section(f"Lineage of the best genome ({ranked[0][0].id})", _table(
-                ["genome", "generation", "operator", "parents", "changed genes", "fitness"],
+                ["genome", "generation", "operator", "parents", "changed genes", "fitness"]
+                + (["weights from"] if inherits else []),
                 [[s["genome_id"], s["generation"] + 1, s["operator"], ", ".join(map(str, s["parents"])) or "-",
                   ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in s["changed"].items()) or "-", s["fitness"]]
-                 for s in steps])))
+                 + ([s["weights"] or "-"] if inherits else []) for s in steps])))
         curves = plots.curves_figure(archive, min(top, 5))
         if curves is not None:
             parts.append(_section("Learning curves of the top genomes", plots.svg(curves)))

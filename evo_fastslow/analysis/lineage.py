@@ -1,5 +1,6 @@
 """A genome's ancestry: every ancestor back to the first generation, how each was made (operator),
-which genes it changed from its first parent, and its fitness."""
+which genes it changed from its first parent, its fitness, and (baldwinian and lamarckian runs) where
+its lifetime's weights came from."""
 
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ def lineage(archive: Archive, genome_id: int) -> list[dict[str, Any]]:
     for g in sorted(found.values(), key=lambda g: (g.generation, g.id)):
         first = genomes.get(g.parents[0]) if g.parents else None
         changed = {} if first is None else {k: [first.genes.get(k), v] for k, v in g.genes.items() if first.genes.get(k) != v}
-        e = evaluations.get(g.id)
+        e, weights = evaluations.get(g.id), archive.weights(g.id)
         steps.append({"genome_id": g.id, "generation": g.generation, "operator": g.origin, "parents": g.parents,
                       "changed": changed, "fitness": None if e is None else e.fitness,
-                      "status": None if e is None else e.status})
+                      "status": None if e is None else e.status, "weights": weights[1] if weights else None})
     return steps
 
 
@@ -41,11 +42,14 @@ def _value(v: Any) -> str:
 
 def lineage_table(steps: list[dict[str, Any]], genome_id: int) -> Table:
     table = Table(title=f"lineage of genome {genome_id} (oldest first)")
-    for column in ("genome", "generation", "operator", "parents", "changed genes (from first parent)", "fitness"):
+    inherits = any(s.get("weights") for s in steps)
+    columns = ("genome", "generation", "operator", "parents", "changed genes (from first parent)", "fitness")
+    for column in columns + (("weights from",) if inherits else ()):
         table.add_column(column, justify="right" if column in ("generation", "fitness") else "left")
     for s in steps:
         changed = ", ".join(f"{k}: {_value(a)} -> {_value(b)}" for k, (a, b) in s["changed"].items()) or "-"
         fitness = "-" if s["fitness"] is None else f"{s['fitness']:.4f}" + ("" if s["status"] == "ok" else f" ({s['status']})")
         table.add_row(str(s["genome_id"]), str(s["generation"] + 1), s["operator"],
-                      ", ".join(map(str, s["parents"])) or "-", changed, fitness)
+                      ", ".join(map(str, s["parents"])) or "-", changed, fitness,
+                      *((s.get("weights") or "-",) if inherits else ()))
     return table

@@ -23,8 +23,10 @@ from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.seeds import derive_seed
 from evo_fastslow.suite import FitnessSuite
+from evo_fastslow.weights import WeightStore
 
 RAW_MEASURES = ("test_regret", "test_mean_reward")  # a suite's raw figures, beside its fitness
+WEIGHTS_KEY = "@weights"  # in a replicate's key: the hash of the initial weights, when not fresh
 
 
 @dataclass
@@ -49,17 +51,24 @@ class Study:
 
 
 def run_replicates(study: Study, genomes: list[dict[str, Any]], replicates: int, archive: Archive,
-                   console: Console) -> list[list[dict[str, Any]]]:
-    """Outcomes [genome][replicate], evaluating on the study's cluster only what the archive lacks."""
+                   console: Console, weights: list[str] | None = None, store: WeightStore | None = None
+                   ) -> list[list[dict[str, Any]]]:
+    """Outcomes [genome][replicate], evaluating on the study's cluster only what the archive lacks.
+    `weights`: per genome, the hash of the initial weights (in `store`) its lifetimes start from ('' fresh);
+    a replicate is then keyed by genes and that hash."""
     key = study.key
-    unique = {json.dumps(g, sort_keys=True): g for g in genomes}
+    keyed = [{**g, WEIGHTS_KEY: w} if w else g for g, w in zip(genomes, weights or [""] * len(genomes))]
+    unique = {json.dumps(g, sort_keys=True): g for g in keyed}
     jobs, where = [], {}
-    for genes in unique.values():
+    for genome in unique.values():
+        genes = {k: v for k, v in genome.items() if k != WEIGHTS_KEY}
+        blob = store.get(genome[WEIGHTS_KEY]) if WEIGHTS_KEY in genome and store else None
         for r in range(replicates):
-            if archive.replicate(genes, key, r) is None:
+            if archive.replicate(genome, key, r) is None:
                 seed, task_seed = study.seeds(r)
-                jobs.append(Job(len(jobs), genes, seed, task_seed))
-                where[len(jobs) - 1] = (genes, r)
+                jobs.append(Job(len(jobs), genes, seed, task_seed, weights=blob,
+                                weights_hash=genome.get(WEIGHTS_KEY, "")))
+                where[len(jobs) - 1] = (genome, r)
     if jobs:
         with open_evaluator(study.cluster, study.suites, study.evaluate_fn) as evaluator, \
                 Progress(TextColumn("[bold]replicates[/]"), BarColumn(), MofNCompleteColumn(),
@@ -75,7 +84,7 @@ def run_replicates(study: Study, genomes: list[dict[str, Any]], replicates: int,
                 archive.add_replicate(genes, key, r, seed, task_seed, _kept(outcome))
                 failed += outcome["status"] != "ok"
                 bar.update(task, advance=1, failed=failed)
-    return [[archive.replicate(g, key, r) for r in range(replicates)] for g in genomes]
+    return [[archive.replicate(g, key, r) for r in range(replicates)] for g in keyed]
 
 
 def _kept(outcome: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from evo_fastslow.analysis.replicates import Study
-from evo_fastslow.archive import Archive
+from evo_fastslow.archive import Archive, GenomeRecord
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.cluster import ClusterConfig
+from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER
 from evo_fastslow.genome import SEARCH_SPACE, SearchSpace, load_genome, load_genomes
 from evo_fastslow.suite import load_suite
+from evo_fastslow.weights import WeightStore
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Candidate:
     genes: dict[str, Any]
     genome_id: int | None = None      # in the run's archive
     selection: float | None = None    # the fitness evolution selected it with
+    weights: str = ""                 # hash of its initial weights (baldwinian, lamarckian runs), '' = fresh
 
 
 @dataclass
@@ -31,21 +34,31 @@ class Source:
     searched: list[str]               # genes the run varied (a genome file: every gene)
     run_dir: Path | None = None
 
+    @property
+    def store(self) -> WeightStore | None:
+        return WeightStore(self.run_dir / WEIGHTS_FOLDER) if self.run_dir else None
+
+    def candidate(self, record: GenomeRecord, fitness: float) -> Candidate:
+        """A genome of the run as evaluated: its genes and the weights its lifetime started from."""
+        weights = self.archive.weights(record.id)
+        return Candidate(f"genome {record.id}", record.genes, record.id, fitness, weights[0] if weights else "")
+
     def front(self) -> list[Candidate]:
         """The run's Pareto front of fitness against parameters (analysis/maps.py), cheapest first."""
         from evo_fastslow.analysis.maps import front
 
-        return [Candidate(f"genome {r.id}", r.genes, r.id, e.fitness) for r, e, _ in front(self.archive)]
+        return [self.candidate(r, e.fitness) for r, e, _ in front(self.archive)]
 
     def top(self, k: int) -> list[Candidate]:
         """The k best distinct genomes of the run (a genome carried over as an elite counts once)."""
         seen, found = set(), []
         for record, evaluation in self.archive.ranked():
-            key = tuple(sorted(record.genes.items()))
+            candidate = self.candidate(record, evaluation.fitness)
+            key = (tuple(sorted(record.genes.items())), candidate.weights)
             if evaluation.status != "ok" or key in seen:
                 continue
             seen.add(key)
-            found.append(Candidate(f"genome {record.id}", record.genes, record.id, evaluation.fitness))
+            found.append(candidate)
             if len(found) == k:
                 break
         return found

@@ -21,13 +21,15 @@ MEASURE_NAMES = {"test_regret": "regret", "test_mean_reward": "reward / trial"}
 def validate(source: Source, candidates: list[Candidate], seeds: int, console: Console) -> dict[str, Any]:
     """The validation report (plain data); a run's archive keeps it (meta `validation`) for `report`."""
     suites = source.study.suites
-    outcomes = run_replicates(source.study, [c.genes for c in candidates], seeds, source.archive, console)
+    outcomes = run_replicates(source.study, [c.genes for c in candidates], seeds, source.archive, console,
+                              [c.weights for c in candidates], source.store)
     genomes = []
     for candidate, replicates in zip(candidates, outcomes):
         measured = summary(replicates, suites)
         validated = measured["fitness"]
         genomes.append({
             "label": candidate.label, "genome_id": candidate.genome_id, "genes": candidate.genes,
+            "weights": candidate.weights,
             "selection_fitness": candidate.selection, "validated_fitness": validated.to_dict(),
             "optimism": None if candidate.selection is None else candidate.selection - validated.mean,
             "measures": {k: v.to_dict() for k, v in measured.items() if k not in ("fitness", "failures")},

@@ -97,6 +97,15 @@ class Job:
     seed: int
     task_seed: int
     cost: float = 1.0        # expected relative run time: the longest jobs are started first
+    weights: bytes | None = None  # initial weights (safetensors), evolution/inheritance.py
+    weights_hash: str = ""   # ... their SHA-256, checked by the worker
+    keep_weights: bool = False  # return the end-of-lifetime weights
+
+    def inheritance_args(self) -> dict[str, Any]:
+        """evaluate()'s weight arguments, only when there are any (an evaluate_fn may not take them)."""
+        if self.weights is None and not self.keep_weights:
+            return {}
+        return {"weights": self.weights, "weights_hash": self.weights_hash, "keep_weights": self.keep_weights}
 
 
 EvaluateFn = Callable[..., dict[str, Any]]
@@ -121,7 +130,8 @@ class Evaluator:
 
     def start(self, job: Job, priority: int = 0) -> None:
         if self.client is None:
-            self._done.append((job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout)))
+            self._done.append((job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout,
+                                                **job.inheritance_args())))
             return
         self._jobs[job.key] = job
         self._submit(job, priority)
@@ -132,7 +142,7 @@ class Evaluator:
         # suites are small plain data: sent with each job, no scattered state to lose
         elsewhere = [w for w in self.client.scheduler_info()["workers"] if w != avoid] if avoid else None
         future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                    pure=False, priority=priority, workers=elsewhere or None, allow_other_workers=False)
+                                    **job.inheritance_args(), pure=False, priority=priority, workers=elsewhere or None, allow_other_workers=False)
         self._futures[future] = job.key
         if self.straggler_seconds is not None:
             return  # _next_finished polls instead, to look for stragglers

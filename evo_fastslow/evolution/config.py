@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evo_fastslow.evolution.cluster import ClusterConfig
 from evo_fastslow.errors import InputError
+from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
 from evo_fastslow.suite import FitnessSuite, load_suite
@@ -57,6 +58,8 @@ class RunConfig(_Strict):
     searcher: SearcherConfig = SearcherConfig()
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     seed_population: str | None = Field(None, description="genome file whose genomes start the search")
+    inheritance: InheritanceConfig = Field(InheritanceConfig(), description="what a child inherits besides genes: "
+                                           "darwinian | baldwinian | lamarckian (evolution/inheritance.py)")
     cluster: ClusterConfig = ClusterConfig()
     reproducibility: Literal["warn", "strict"] = Field(
         "warn", description="workers (or a resume) with another numeric fingerprint: warn, or stop (strict)")
@@ -80,6 +83,10 @@ class RunConfig(_Strict):
         if self.searcher.name == "aging" and self.searcher.lag > self.population:
             raise ValueError("searcher.lag must be at most population (a proposal's population is the last "
                              "`population` results up to index i - lag)")
+        if self.inheritance.mode != "darwinian" and self.searcher.name in ("cmaes", "snes"):
+            raise ValueError(f"inheritance: darwinian with searcher {self.searcher.name} (its samples have no "
+                             f"parent to inherit weights from); {self.inheritance.mode} needs ga, aging, map-elites "
+                             "or nsga2")
         if self.searcher.name == "map-elites":
             from evo_fastslow.evolution.descriptors import DEFAULT_DESCRIPTORS, DescriptorSpace
 

@@ -25,6 +25,7 @@ from evo_fastslow.evolution.cluster import Evaluator, Job, open_evaluator
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
+from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER, Inheritance
 from evo_fastslow.evolution.aging import AgingEvolution
 from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
@@ -33,6 +34,7 @@ from evo_fastslow.evolution.steady import SteadyState
 from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.numerics.fingerprint import differences
 from evo_fastslow.seeds import derive_seed
+from evo_fastslow.weights import WeightStore
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
 
@@ -100,6 +102,7 @@ class Run:
         self.popsize = config.population
         self.history: list[GenerationStats] = []
         self.suites = config.fitness_suites()
+        self.inheritance: Inheritance | None = None  # set once the archive is open
         self.fingerprint = ""            # the run's numeric fingerprint digest
         self._warned: set[str] = set()   # other digests already warned about
 
@@ -130,6 +133,8 @@ class Run:
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
+            self.inheritance = Inheritance(config.inheritance, config.seed, suites, archive,
+                                           WeightStore(self.run_dir / WEIGHTS_FOLDER))
             with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
                 if evaluator.dashboard:
                     self.console.print(f"Dask dashboard: {evaluator.dashboard}")
@@ -236,14 +241,22 @@ class Run:
             task = bar.add_task("evaluations", total=len(jobs), failed=0,
                                 running=min(len(jobs), evaluator.workers))
             for count, (key, outcome) in enumerate(evaluator.run(jobs), start=1):
-                evaluation = Evaluation(genome_id=key, **outcome)
-                self.check_evaluation(evaluation)
-                archive.add_evaluation(evaluation)
-                done[key] = evaluation
+                evaluation = done[key] = self.archive_outcome(archive, key, outcome)
                 failed += evaluation.status != "ok"
                 bar.update(task, completed=count, failed=failed,
                            running=min(len(jobs) - count, evaluator.workers))
         return done
+
+    def archive_outcome(self, archive: Archive, key: int, outcome: dict[str, Any]) -> Evaluation:
+        """Check and archive an outcome; its end-of-lifetime weights (lamarckian) are stored first, so an
+        archived evaluation always has them."""
+        weights = outcome.pop("weights", None)
+        evaluation = Evaluation(genome_id=key, **outcome)
+        self.check_evaluation(evaluation)
+        if weights is not None and self.inheritance is not None:
+            self.inheritance.record_final(key, weights)
+        archive.add_evaluation(evaluation)
+        return evaluation
 
     def check_evaluation(self, evaluation: Evaluation) -> None:
         """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""
@@ -261,9 +274,11 @@ class Run:
 
     def job(self, record: GenomeRecord) -> Job:
         """The evaluation of a genome: its lifetime seed, and its generation's task draw (common random numbers)."""
-        return Job(record.id, record.genes, derive_seed(self.config.seed, "lifetime", record.generation, record.idx),
-                   derive_seed(self.config.seed, "tasks", record.generation),
-                   cost=sum(expected_cost(record.genes, s) for s in self.suites))
+        seed = derive_seed(self.config.seed, "lifetime", record.generation, record.idx)
+        weights, weights_hash = self.inheritance.prepare(record, seed) if self.inheritance else (None, "")
+        return Job(record.id, record.genes, seed, derive_seed(self.config.seed, "tasks", record.generation),
+                   cost=sum(expected_cost(record.genes, s) for s in self.suites), weights=weights,
+                   weights_hash=weights_hash, keep_weights=bool(self.inheritance and self.inheritance.keeps_final_weights))
 
     def finish_generation(self, stats: GenerationStats, archive: Archive, started: float) -> None:
         archive.end_generation(stats.generation, stats.best, stats.mean, stats.best_id, stats.evaluations,

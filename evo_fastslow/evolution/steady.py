@@ -54,10 +54,7 @@ class SteadyState:
                 bar.update(task, running=len(in_flight))
                 if in_flight:
                     key, outcome = self.evaluator.next_done()
-                    evaluation = Evaluation(genome_id=key, **outcome)
-                    self.owner.check_evaluation(evaluation)
-                    self.archive.add_evaluation(evaluation)
-                    self.results[key] = evaluation
+                    self.results[key] = self.owner.archive_outcome(self.archive, key, outcome)
                     in_flight.discard(key)
                 self._advance()
                 failed = sum(e.status != "ok" for e in self.results.values())

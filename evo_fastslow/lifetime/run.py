@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,7 +20,7 @@ import torch
 from evo_fastslow.agents import Agent, build_agent, parameter_count
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
-from evo_fastslow.lifetime import fused
+from evo_fastslow.lifetime import fused, intrinsic
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
@@ -27,6 +28,7 @@ from evo_fastslow.numerics import fixed_mode, numerics_mode
 from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
 from evo_fastslow.tasks import Episodes, Task
+from evo_fastslow.weights import Tensors, shapes
 
 CURVE_POINTS = 100  # learning-curve resolution
 
@@ -45,24 +47,45 @@ def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: i
 
 
 def train_and_test(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: int | None = None,
-                   progress: ProgressFn | None = None, max_seconds: float | None = None
-                   ) -> tuple[Agent, LifetimeResult]:
-    """The lifetime, and the agent it leaves. One torch thread while it runs (parallelism comes from
-    workers; a thread per core on tiny ops made a notebook's lifetime many times slower), restored after."""
+                   progress: ProgressFn | None = None, max_seconds: float | None = None,
+                   initial: Tensors | None = None) -> tuple[Agent, LifetimeResult]:
+    """The lifetime, and the agent it leaves. `initial`: the weights it starts from (an inherited or
+    evolved state dict), else fresh ones drawn from the seed. One torch thread while it runs (parallelism
+    comes from workers; a thread per core on tiny ops made a notebook's lifetime many times slower)."""
     fused.kernel_available()  # a first build of the kernel (once per machine) is not the lifetime's time
     with _one_thread(), fixed_mode():
         start = time.perf_counter()
         task = suite.build_task()
         task_seed = seed if task_seed is None else task_seed
-        agent = build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
-        result = LifetimeResult(status="ok", parameter_count=parameter_count(agent),
-                                engine="fused" if fused.fits(agent, task) else "python", numerics=numerics_mode())
+        agent = initial_agent(genome, task, seed)
+        if initial is not None:
+            load_tensors(agent, initial)
+        engine = "fused" if trains_fused(agent, task, genome) else "python"
+        result = LifetimeResult(status="ok", parameter_count=parameter_count(agent), engine=engine,
+                                numerics=numerics_mode())
         deadline = None if max_seconds is None else start + max_seconds
         _train(agent, task, genome, suite.lifetime.train_env_steps, seed, task_seed, result, progress, deadline)
         if result.status == "ok":
             _test(agent, task, suite, seed, task_seed, result)
         result.wall_seconds = time.perf_counter() - start
     return agent, result
+
+
+def initial_agent(genome: Genome, task: Task, seed: int) -> Agent:
+    """The agent a lifetime of `seed` starts with when it inherits nothing."""
+    return build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
+
+
+def load_tensors(agent: Agent, tensors: Tensors) -> None:
+    """Copy a state dict in; ValueError unless it has exactly the agent's parameter names and shapes."""
+    own = {name: tuple(p.shape) for name, p in agent.state_dict().items()}
+    if own != shapes(tensors):
+        raise ValueError("initial weights that fit the genome's architecture (their parameter shapes differ)")
+    agent.load_state_dict({name: torch.from_numpy(np.array(value, np.float32)) for name, value in tensors.items()})
+
+
+def agent_tensors(agent: Agent) -> Tensors:
+    return {name: p.detach().numpy().copy() for name, p in agent.state_dict().items()}
 
 
 @contextmanager
@@ -111,13 +134,23 @@ def compute_gradients(agent: Agent, task: Task, episodes: Episodes, genome: Geno
                       ) -> tuple[Rollout, LossParts]:
     """Play one batch of episodes and leave d loss / d parameters in .grad: the fused kernel where it
     fits (lifetime/fused.py), else the Python path (NumPy acting, torch replay, autograd)."""
-    if fused.fits(agent, task):  # (no episodic memory, so `memory` is None)
+    if trains_fused(agent, task, genome):  # (no episodic memory, so `memory` is None)
         return fused.update(agent, episodes, genome, batch, rng)
     rollout = act(agent, task, episodes, batch, rng, memory)
-    loss = a2c_loss(agent, rollout, genome, discounts)
+    trained_on = rollout
+    if genome["intrinsic"] != "none":  # the bonus enters the returns only; the rollout keeps the task's reward
+        shaped = rollout.rewards + intrinsic.bonus(genome["intrinsic"], genome["intrinsic_weight"], rollout.actions,
+                                                   rollout.rewards, task.n_actions)
+        trained_on = replace(rollout, rewards=shaped)
+    loss = a2c_loss(agent, trained_on, genome, discounts)
     agent.zero_grad(set_to_none=True)
     loss.total.backward()
     return rollout, loss
+
+
+def trains_fused(agent: Agent, task: Task, genome: Genome) -> bool:
+    """The fused kernel trains on the task's own reward: an intrinsic bonus takes the Python path."""
+    return fused.fits(agent, task) and genome["intrinsic"] == "none"
 
 
 def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: int, result: LifetimeResult) -> None:
@@ -144,7 +177,8 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     task = suite.build_task()
     updates = suite.lifetime.train_env_steps / (batch * task.steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
-    if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular:
+    if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular \
+            and genes.get("intrinsic", "none") == "none":
         core = 0.45  # fused kernel: about twice the Python path's env-steps/s (benchmarks/lifetime_throughput.py)
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 

@@ -10,10 +10,12 @@ from evo_fastslow.gym_registry import GYM_IDS
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.base import Episodes, Policy, Streams, Task, run_policy
 from evo_fastslow.tasks.harlow import HarlowTask
+from evo_fastslow.tasks.jackpot import JackpotBanditTask
 from evo_fastslow.tasks.recurring import RecurringBanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
 
-TASKS: dict[str, type[Task]] = {t.kind: t for t in (BanditTask, TwoStepTask, HarlowTask, RecurringBanditTask)}
+TASKS: dict[str, type[Task]] = {t.kind: t for t in (BanditTask, TwoStepTask, HarlowTask, RecurringBanditTask,
+                                                   JackpotBanditTask)}
 
 __all__ = ["TASKS", "GYM_IDS", "Task", "Episodes", "Policy", "Streams", "run_policy", "BanditTask", "TwoStepTask",
-           "HarlowTask", "RecurringBanditTask"]
+           "HarlowTask", "RecurringBanditTask", "JackpotBanditTask"]
