@@ -23,6 +23,8 @@ from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.suite import load_suite
+from evo_fastslow.evolution.evaluate import architecture
+from evo_fastslow.weights import PROVENANCE_KEY, from_bytes, genome_file_weights, shapes, suite_tensors
 
 EXIT_BAD_INPUT = 2
 
@@ -31,11 +33,20 @@ def _lifetime(args: argparse.Namespace) -> int:
     genome = load_genome(args.genome)
     suite = load_suite(args.suite)
     err = Console(stderr=True)
+    blob = genome_file_weights(dict(genome.provenance), args.genome.partition(":")[0] if not Path(args.genome).exists()
+                               else args.genome, genome.name)
+    initial = None if blob is None else suite_tensors(from_bytes(blob, args.genome), suite.name)
+    if initial is not None and shapes({f"{suite.name}/{k}": v for k, v in initial.items()}) != architecture(
+            dict(genome.genes), [suite]):
+        raise InputError(args.genome, f"genome {genome.name!r}, provenance.{PROVENANCE_KEY}",
+                         f"weights of this genome's architecture on suite {suite.name} (evolved on another suite?)")
+    if initial is not None:
+        err.print(f"starting from the genome's evolved initial weights ({genome.provenance[PROVENANCE_KEY]['file']})")
     with Progress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("updates"), TimeElapsedColumn(), console=err, transient=True,
                   disable=args.json and not err.is_terminal) as bar:
         job = bar.add_task(f"{genome.name or 'genome'} on {suite.name}", total=None)
-        result = run_lifetime(genome, suite, args.seed, save_weights=args.save_weights,
+        result = run_lifetime(genome, suite, args.seed, save_weights=args.save_weights, initial=initial,
                               progress=lambda done, total: bar.update(job, completed=done, total=total))
     baselines = baseline_results(suite, args.seed)
     if args.json:

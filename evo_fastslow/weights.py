@@ -85,3 +85,33 @@ class WeightStore:
 
     def load(self, key: str) -> Tensors:
         return from_bytes(self.get(key), str(self.path(key)))
+
+
+# --- weights beside a genome file (inspect --export; lifetime --genome; seed_population) ----------
+PROVENANCE_KEY = "initial_weights"  # genome provenance: {"initial_weights": {"file": ..., "sha256": ...}}
+
+
+def export_beside(genome_file: Path, blob: bytes) -> dict[str, str]:
+    """Copy a blob next to a genome file (folder `<stem>.weights/`); the provenance entry naming it."""
+    folder = genome_file.parent / f"{genome_file.stem}.weights"
+    key = WeightStore(folder).put(blob)
+    return {"file": f"{folder.name}/{key}{SUFFIX}", "sha256": key}
+
+
+def genome_file_weights(provenance: dict, genome_file: str, name: str) -> bytes | None:
+    """The initial weights a genome file's genome names in its provenance (checked), or None."""
+    entry = provenance.get(PROVENANCE_KEY)
+    if entry is None:
+        return None
+    where = f"genome {name!r}, provenance.{PROVENANCE_KEY}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not isinstance(entry.get("sha256"), str):
+        raise InputError(genome_file, where, "{file: path beside the genome file, sha256: its hash}")
+    path = Path(genome_file).parent / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise InputError(genome_file, where, f"an existing weights file ({path} is missing)") from None
+    if digest(data) != entry["sha256"]:
+        raise InputError(str(path), "content", f"bytes whose SHA-256 is {entry['sha256'][:12]}… (the file changed)")
+    from_bytes(data, str(path))  # a safetensors file, never a pickle
+    return data

@@ -226,3 +226,33 @@ def test_the_experiment_command_compares_arms_over_run_seeds(tmp_path, capsys):
     path.write_text(yaml.safe_dump(experiment))
     assert main(["experiment", str(path)]) == 2
     assert "experiment.yaml: arms.0.config: Field required" in capsys.readouterr().err
+
+
+def test_an_exported_genome_takes_its_weights_along_to_a_lifetime_and_a_seeded_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    _run(run_dir, "baldwinian", 0)
+    exported = tmp_path / "evolved.json"
+    assert main(["inspect", str(run_dir), "--top", "2", "--export", str(exported)]) == 0
+    genomes = json.loads(exported.read_text())["genomes"]
+    entry = genomes[0]["provenance"]["initial_weights"]
+    with Archive(run_dir / "archive.sqlite") as archive:
+        assert entry["sha256"] == archive.weights(genomes[0]["provenance"]["genome_id"])[0]
+    assert (tmp_path / entry["file"]).is_file()
+    capsys.readouterr()
+
+    suite = tmp_path / "suite.yaml"
+    data = yaml.safe_load(open("fitness/bandit-independent.yaml"))
+    data["lifetime"]["train_env_steps"], data["test"]["episodes"] = 4000, 20
+    suite.write_text(yaml.safe_dump(data))
+    assert main(["lifetime", "--genome", f"{exported}:{genomes[0]['name']}", "--suite", str(suite)]) == 0
+    assert "starting from the genome's evolved initial weights" in capsys.readouterr().err
+
+    seeded = tmp_path / "seeded"
+    _run(seeded, "baldwinian", 0, f"seed_population={exported}")
+    with Archive(seeded / "archive.sqlite") as archive:
+        first = archive.weights(0)
+        assert archive.genome(0).origin == "seeded" and first[:2] == (entry["sha256"], "the genome file's initial weights")
+
+    (tmp_path / entry["file"]).write_bytes(b"not the weights")
+    assert main(["lifetime", "--genome", f"{exported}:{genomes[0]['name']}", "--suite", str(suite)]) == 2
+    assert "SHA-256" in capsys.readouterr().err

@@ -202,12 +202,19 @@ def print_report(run_dir: Path, top: int, console: Console) -> None:
 
 
 def export_top(run_dir: Path, top: int, path: Path) -> int:
-    """Write the top genomes as a genome file, with their provenance, to seed new runs."""
+    """Write the top genomes as a genome file, with their provenance, to seed new runs. A genome whose
+    lifetime started from inherited or evolved weights takes them along (safetensors beside the file)."""
+    from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER
+    from evo_fastslow.weights import PROVENANCE_KEY, WeightStore, export_beside
+
+    genomes = []
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
-        ranked = archive.ranked(top)
-        genomes = [Genome(r.genes, name=f"{run_dir.name}-g{r.generation}-{r.id}",
-                          provenance={"source": "run", "run": str(run_dir), "generation": r.generation,
-                                      "genome_id": r.id, "fitness": e.fitness, "scores": e.scores})
-                   for r, e in ranked]
+        for r, e in archive.ranked(top):
+            provenance = {"source": "run", "run": str(run_dir), "generation": r.generation, "genome_id": r.id,
+                          "fitness": e.fitness, "scores": e.scores}
+            weights = archive.weights(r.id)
+            if weights and weights[0]:
+                provenance[PROVENANCE_KEY] = export_beside(path, WeightStore(run_dir / WEIGHTS_FOLDER).get(weights[0]))
+            genomes.append(Genome(r.genes, name=f"{run_dir.name}-g{r.generation}-{r.id}", provenance=provenance))
     save_genomes(path, genomes)
     return len(genomes)

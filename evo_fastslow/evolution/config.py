@@ -7,6 +7,7 @@ is what `resume` reads: a resumed run does not depend on files that may have cha
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
 from evo_fastslow.suite import FitnessSuite, load_suite
+from evo_fastslow.weights import genome_file_weights
 
 RUN_SCHEMA = "evo_fastslow.run/1"
 
@@ -120,6 +122,19 @@ class RunConfig(_Strict):
                     for g in load_genomes(_resolve(self.seed_population, source))]
         except InputError as err:
             raise InputError(source, f"seed_population ({err.source})", f"{err.field}: {err.expected}") from None
+
+
+    def seed_weights(self, source: str) -> dict[str, bytes]:
+        """Initial weights the seed genomes carry (genome-file provenance), keyed by their genes as seeded."""
+        if self.seed_population is None:
+            return {}
+        path = str(_resolve(self.seed_population, source))
+        found = {}
+        for genome in self.seed_genomes(source):
+            blob = genome_file_weights(dict(genome.provenance), path, genome.name)
+            if blob is not None:
+                found[json.dumps(dict(genome.genes), sort_keys=True)] = blob
+        return found
 
 
 def _resolve(path: str, config_path: str) -> Path:

@@ -17,6 +17,7 @@ any number of workers.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +27,7 @@ from evo_fastslow.archive import Archive, GenomeRecord
 from evo_fastslow.evolution.evaluate import architecture, initial_weights
 from evo_fastslow.seeds import numpy_generator
 from evo_fastslow.suite import FitnessSuite
-from evo_fastslow.weights import WeightStore, shapes, to_bytes
+from evo_fastslow.weights import WeightStore, from_bytes, shapes, to_bytes
 
 ARCHITECTURE_GENES = ("core", "hidden_size", "meta_inputs", "episodic_memory", "memory_key")
 WEIGHTS_FOLDER = "weights"
@@ -50,9 +51,10 @@ class Inheritance:
     """Decides, records and serves each genome's initial weights; stores end-of-lifetime weights."""
 
     def __init__(self, config: InheritanceConfig, run_seed: int, suites: list[FitnessSuite], archive: Archive,
-                 store: WeightStore):
+                 store: WeightStore, seeded: dict[str, bytes] | None = None):
         self.config, self.run_seed, self.suites = config, run_seed, suites
         self.archive, self.store = archive, store
+        self.seeded = seeded or {}  # genes (JSON) -> the initial weights a seed genome's file gave it
 
     @property
     def active(self) -> bool:
@@ -81,6 +83,12 @@ class Inheritance:
 
     def _decide(self, record: GenomeRecord, lifetime_seed: int) -> tuple[str, str]:
         parent_id = record.parents[0] if record.parents else None
+        blob = self.seeded.get(json.dumps(record.genes, sort_keys=True)) if record.origin == "seeded" else None
+        if blob is not None:
+            if shapes(from_bytes(blob, "seed_population")) != architecture(record.genes, self.suites):
+                return self._fresh(record, lifetime_seed, "fresh: the genome file's weights do not fit its "
+                                   "architecture on this run's suites")
+            return self.store.put(blob), "the genome file's initial weights"
         if parent_id is None:
             return self._fresh(record, lifetime_seed, f"fresh: a {record.origin} genome has no parent")
         parent = self.archive.genome(parent_id)

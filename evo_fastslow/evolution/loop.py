@@ -133,8 +133,12 @@ class Run:
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
+            seeded = config.seed_weights(str(self.run_dir / CONFIG_FILE))
+            if seeded and config.inheritance.mode == "darwinian":
+                self.console.print(f"note: {len(seeded)} seed genomes carry weights; inheritance: darwinian starts "
+                                   "every lifetime fresh (baldwinian or lamarckian would start from them)")
             self.inheritance = Inheritance(config.inheritance, config.seed, suites, archive,
-                                           WeightStore(self.run_dir / WEIGHTS_FOLDER))
+                                           WeightStore(self.run_dir / WEIGHTS_FOLDER), seeded)
             with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
                 if evaluator.dashboard:
                     self.console.print(f"Dask dashboard: {evaluator.dashboard}")

@@ -37,10 +37,10 @@ ProgressFn = Callable[[int, int], None]
 
 def run_lifetime(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed: int | None = None,
                  progress: ProgressFn | None = None, save_weights: str | Path | None = None,
-                 max_seconds: float | None = None) -> LifetimeResult:
+                 max_seconds: float | None = None, initial: Tensors | None = None) -> LifetimeResult:
     """Train, then test. `max_seconds` bounds the training: past it the result is a `timeout`."""
     agent, result = train_and_test(genome, suite, seed, task_seed=task_seed, progress=progress,
-                                   max_seconds=max_seconds)
+                                   max_seconds=max_seconds, initial=initial)
     if result.status == "ok" and save_weights is not None:
         torch.save(agent.state_dict(), save_weights)
     return result
