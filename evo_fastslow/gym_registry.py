@@ -15,6 +15,7 @@ GYM_ENVS: dict[str, tuple[str, str]] = {
     "recurring-contextual-bandits": ("evo_fastslow/RecurringBandits-v0",
                                      "evo_fastslow.tasks.recurring:RecurringBanditEnv"),
     "jackpot-bandit": ("evo_fastslow/JackpotBandit-v0", "evo_fastslow.tasks.jackpot:JackpotBanditEnv"),
+    "gridworld": ("evo_fastslow/Gridworld-v0", "evo_fastslow.tasks.gridworld:GridworldEnv"),
 }
 GYM_IDS: dict[str, str] = {kind: env_id for kind, (env_id, _) in GYM_ENVS.items()}
 

@@ -85,7 +85,7 @@ def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_
 
 
 def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
-    real_gradients, real_lifetime = run_module.compute_gradients, run_module.run_lifetime
+    real_gradients, real_lifetime = run_module.compute_gradients, run_module.train_and_test
 
     def poisoned_gradients(agent, task, episodes, genome, *args):
         rollout, parts = real_gradients(agent, task, episodes, genome, *args)
@@ -99,7 +99,7 @@ def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_pa
         return real_lifetime(genome, *args, **kwargs)
 
     monkeypatch.setattr(run_module, "compute_gradients", poisoned_gradients)
-    monkeypatch.setattr("evo_fastslow.lifetime.run_lifetime", raising_lifetime)
+    monkeypatch.setattr(run_module, "train_and_test", raising_lifetime)
     config = _config(tmp_path, "population=6")
     history = Run(config, tmp_path / "run").start()
     assert len(history) == 2

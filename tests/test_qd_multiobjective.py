@@ -17,6 +17,7 @@ from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.multiobjective import parameter_cost, pareto_front
+from evo_fastslow.genome import load_genomes
 from runs import kill_after_evaluations
 
 CORE = {"lstm": 0.6, "gru": 0.4, "feedforward": 0.0}
@@ -87,7 +88,8 @@ def test_nsga2_finds_the_known_front(tmp_path):
 
 
 def test_nsga2_starts_from_seeded_genomes(tmp_path):
-    config = load_config("configs/quickstart.yaml", ["searcher.name=nsga2", "population=6", "generations=2",
+    shipped = len(load_genomes("populations/reference.json"))
+    config = load_config("configs/quickstart.yaml", ["searcher.name=nsga2", f"population={shipped + 2}", "generations=2",
                                                      "cluster.workers=0", "seed_population=populations/reference.json",
                                                      "search_space.ranges.episodes_per_update=[4, 256]",
                                                      "search_space.ranges.hidden_size=[8, 256]",
@@ -95,7 +97,8 @@ def test_nsga2_starts_from_seeded_genomes(tmp_path):
     Run(config, tmp_path / "run", evaluate_fn=_synthetic(config.space(), _trade_off)).start()
     with Archive(tmp_path / "run" / "archive.sqlite") as archive:
         first = archive.genomes(0)
-    assert [g.origin for g in first].count("seeded") == 5  # the reference file's five genomes, then random
+    origins = [g.origin for g in first]
+    assert origins == ["seeded"] * shipped + ["random"] * 2  # the reference file's genomes, then random
 
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",

@@ -9,13 +9,14 @@ from __future__ import annotations
 from evo_fastslow.gym_registry import GYM_IDS
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.base import Episodes, Policy, Streams, Task, run_policy
+from evo_fastslow.tasks.gridworld import GridworldTask
 from evo_fastslow.tasks.harlow import HarlowTask
 from evo_fastslow.tasks.jackpot import JackpotBanditTask
 from evo_fastslow.tasks.recurring import RecurringBanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
 
 TASKS: dict[str, type[Task]] = {t.kind: t for t in (BanditTask, TwoStepTask, HarlowTask, RecurringBanditTask,
-                                                   JackpotBanditTask)}
+                                                   JackpotBanditTask, GridworldTask)}
 
 __all__ = ["TASKS", "GYM_IDS", "Task", "Episodes", "Policy", "Streams", "run_policy", "BanditTask", "TwoStepTask",
-           "HarlowTask", "RecurringBanditTask", "JackpotBanditTask"]
+           "HarlowTask", "RecurringBanditTask", "JackpotBanditTask", "GridworldTask"]
