@@ -154,6 +154,10 @@ SEARCH_SPACE = SearchSpace([
                 default_value="observation"),
     Categorical("memory_write", "when memories are written", choices=("episode_end", "every_step"),
                 default_value="episode_end"),
+    Categorical("encoder", "perception before the core: none | mlp (a tanh layer) | conv (3x3 filters over the "
+                "task's image, then a tanh layer; tasks with an image view)", choices=("none", "mlp", "conv"),
+                default_value="none"),
+    Integer("encoder_width", "units (and conv filters) of the encoder", low=8, high=128, default_value=32, log=True),
     Categorical("intrinsic", "evolved intrinsic motivation: a bonus added to the reward slow learning trains on "
                 "(never to the reward it is tested on): none | novelty (rarely taken actions) | surprise (reward "
                 "prediction error) | information (how far the reward moves the action's estimate)",

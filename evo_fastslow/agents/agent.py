@@ -10,7 +10,9 @@ Recorded input row per step (what the acting pass writes, what the learning pass
   entering the core's input through a learned gate sigma(W x) * tanh(m). With an LSTM core the
   retrieved cell state enters the cell update itself (epLSTM) and is recorded apart.
 With `memory_key: embedding` the observation is encoded (tanh of a linear map) before the core,
-and that embedding is the memory key; with `observation`, the raw observation is.
+and that embedding is the memory key; with `observation`, the raw observation is. An `encoder` gene
+other than none (agents/encoders.py) encodes the observation for the core instead (the memory key
+stays as above).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch import nn
 
 from evo_fastslow.agents.acting import _np
 from evo_fastslow.agents.cores import CORES, EpisodicLSTMCore, State
+from evo_fastslow.agents.encoders import build_encoder
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
 from evo_fastslow.numerics import ops
@@ -32,7 +35,7 @@ EMBEDDING = 16  # width of the observation embedding used as memory key
 
 
 class Agent(nn.Module):
-    def __init__(self, genome: Genome, obs_dim: int, n_actions: int):
+    def __init__(self, genome: Genome, obs_dim: int, n_actions: int, view_shape: tuple[int, int, int] | None = None):
         super().__init__()
         self.obs_dim, self.n_actions, self.discount = obs_dim, n_actions, genome["discount"]
         meta, hidden = genome["meta_inputs"], genome["hidden_size"]
@@ -49,7 +52,8 @@ class Agent(nn.Module):
         self.reinstated_size = hidden if self.gated_reinstatement else 0
         self.input_size = obs_dim + meta_size + self.read_size + self.reinstated_size  # recorded row
         self.read_col = obs_dim + meta_size  # first column of the memory read, if any
-        core_in = (EMBEDDING if self.embed else obs_dim) + meta_size + self.read_size
+        encoder = build_encoder(genome["encoder"], genome["encoder_width"], obs_dim, view_shape)
+        core_in = (encoder.out_size if encoder else EMBEDDING if self.embed else obs_dim) + meta_size + self.read_size
         self.gate = nn.Linear(core_in, hidden) if self.gated_reinstatement else None
         if self.episodic_lstm:
             self.core = EpisodicLSTMCore(core_in, hidden)
@@ -57,6 +61,7 @@ class Agent(nn.Module):
             self.core = CORES[genome["core"]](core_in + self.reinstated_size, hidden)
         self.policy = nn.Linear(hidden, n_actions)
         self.value = nn.Linear(hidden + (1 if self.memory_kind == "value" else 0), 1)
+        self.encoder = encoder  # registered last: agents without one draw their initial weights as before
 
     @property
     def key_size(self) -> int:
@@ -79,7 +84,9 @@ class Agent(nn.Module):
         """From recorded rows [..., I] to the core's input: embedding, gated reinstatement."""
         end = self.input_size - self.reinstated_size
         inputs = x[..., :end]
-        if self.embed is not None:
+        if self.encoder is not None:
+            inputs = torch.cat([self.encoder(x[..., :self.obs_dim]), x[..., self.obs_dim:end]], dim=-1)
+        elif self.embed is not None:
             embedded = ops.tanh_t(ops.linear(x[..., :self.obs_dim], self.embed.weight, self.embed.bias))
             inputs = torch.cat([embedded, x[..., self.obs_dim:end]], dim=-1)
         if self.gate is not None:
@@ -117,11 +124,12 @@ class Agent(nn.Module):
         return both[..., :self.n_actions], both[..., self.n_actions]
 
 
-def build_agent(genome: Genome, obs_dim: int, n_actions: int, seed: int) -> Agent:
+def build_agent(genome: Genome, obs_dim: int, n_actions: int, seed: int,
+                view_shape: tuple[int, int, int] | None = None) -> Agent:
     """Build with weights initialised from `seed` alone (torch's default distributions, drawn by NumPy:
     torch's own samplers give other numbers under other CPU capabilities); the global RNG is untouched."""
     with torch.random.fork_rng(devices=[]):
-        agent = Agent(genome, obs_dim, n_actions)
+        agent = Agent(genome, obs_dim, n_actions, view_shape)
     rng = numpy_generator(seed, "init")
     with torch.no_grad():
         for module in agent.modules():
@@ -155,6 +163,7 @@ class Actor:
         self.w_policy, self.b_policy = _np(agent.policy.weight).T.copy(), _np(agent.policy.bias)
         self.w_value, self.b_value = _np(agent.value.weight).T.copy(), _np(agent.value.bias)
         self.embed = (_np(agent.embed.weight).T.copy(), _np(agent.embed.bias)) if agent.embed else None
+        self.encode = agent.encoder.actor() if agent.encoder is not None else None
         self.gate = (_np(agent.gate.weight).T.copy(), _np(agent.gate.bias)) if agent.gate else None
         self.obs_dim, self.input_size = agent.obs_dim, agent.input_size
         self.sees_action, self.sees_reward = agent.sees_action, agent.sees_reward
@@ -182,7 +191,9 @@ class Actor:
     def _core_inputs(self, x: np.ndarray) -> np.ndarray:
         end = self.reinstated_col
         inputs = x[:, :end]
-        if self.embed is not None:
+        if self.encode is not None:
+            inputs = np.concatenate([self.encode(x[:, :self.obs_dim]), x[:, self.obs_dim:end]], axis=1)
+        elif self.embed is not None:
             inputs = np.concatenate([self.key(x[:, :self.obs_dim]), x[:, self.obs_dim:end]], axis=1)
         if self.gate is not None:
             gate = ops.sigmoid(ops.matmul(inputs, self.gate[0]) + self.gate[1])
@@ -191,7 +202,8 @@ class Actor:
 
     def step(self, x: np.ndarray, state: tuple, reinstated: np.ndarray | None = None) -> tuple[np.ndarray, tuple, np.ndarray]:
         """Logits [B, k], the new state, and the core output h [B, H]."""
-        inputs = self._core_inputs(x) if (self.embed is not None or self.gate is not None) else x
+        inputs = self._core_inputs(x) if (self.embed is not None or self.gate is not None
+                                          or self.encode is not None) else x
         if self.agent.episodic_lstm:
             h, state = self.core.step(inputs, state, reinstated)
         else:

@@ -95,8 +95,6 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
         run.start()
     source = open_source(str(run_dir), None, None, workers)
     with source.archive:
-        best = source.top(1)[0]
-        report = validate(source, [best], experiment.validate_seeds, console)["genomes"][0]
         budget = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
         curve, best_so_far, spent = [], float("-inf"), 0
         for row in source.archive.generation_summaries():
@@ -104,6 +102,14 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
             spent += evaluations * budget
             best_so_far = max(best_so_far, best_fitness)
             curve.append((spent, best_so_far))
+        found = source.top(1)
+        if not found:  # failure is data: the run is reported, and left out of the arm's intervals
+            reasons = sorted({e.reason for e in source.archive.evaluations().values()})
+            console.print(f"[red]{run_dir}: no evaluation succeeded[/] ({'; '.join(reasons)[:200]})")
+            return {"run_dir": str(run_dir), "seed": config.seed, "failed": "; ".join(reasons), "env_steps": spent,
+                    "curve": curve}
+        best = found[0]
+        report = validate(source, [best], experiment.validate_seeds, console)["genomes"][0]
         weights = source.archive.weights(best.genome_id)
     return {"run_dir": str(run_dir), "seed": config.seed, "best_genome": best.genome_id,
             "genes": {g: best.genes[g] for g in experiment.show_genes},
@@ -112,12 +118,14 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
             "weights_note": weights[1] if weights else "", "env_steps": spent, "curve": curve}
 
 
-def _arm_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    measures = sorted(results[0]["measures"])
-    return {"validated_fitness": mean_interval([r["validated_fitness"] for r in results]).to_dict(),
+def _arm_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    results = [r for r in runs if "failed" not in r]
+    measures = sorted(results[0]["measures"]) if results else []
+    return {"failed_runs": len(runs) - len(results),
+            "validated_fitness": mean_interval([r["validated_fitness"] for r in results]).to_dict(),
             "selection_fitness": mean_interval([r["selection_fitness"] for r in results]).to_dict(),
             "optimism": mean_interval([r["selection_fitness"] - r["validated_fitness"] for r in results]).to_dict(),
-            "env_steps": mean_interval([r["env_steps"] for r in results]).to_dict(),
+            "env_steps": mean_interval([r["env_steps"] for r in runs]).to_dict(),
             **{m: mean_interval([r["measures"][m] for r in results]).to_dict() for m in measures}}
 
 
@@ -131,21 +139,25 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     for column in ("arm", "validated fitness", "selection fitness", "optimism", "env-steps / run"):
         fitness.add_column(column, justify="left" if column == "arm" else "right")
     for name, arm in arms.items():
-        fitness.add_row(name, format_interval(arm["validated_fitness"]), format_interval(arm["selection_fitness"]),
+        failed = f" ({arm['failed_runs']} runs failed)" if arm["failed_runs"] else ""
+        fitness.add_row(name + failed, format_interval(arm["validated_fitness"]), format_interval(arm["selection_fitness"]),
                         format_interval(arm["optimism"], sign="+"), f"{arm['env_steps']['mean']:.3g}")
-    measures = [m for m in next(iter(arms.values())) if "." in m]
+    measures = sorted({m for arm in arms.values() for m in arm if "." in m})
     raw = Table(title="the suites' own measures of those genomes")
     raw.add_column("arm")
     for measure in measures:
         suite, name = measure.split(".")
         raw.add_column(f"{suite}: {MEASURE_NAMES.get(name, name)}", justify="right")
     for name, arm in arms.items():
-        raw.add_row(name, *(format_interval(arm[m]) for m in measures))
+        raw.add_row(name, *(format_interval(arm.get(m)) for m in measures))
     best = Table(title="each run's best genome")
     for column in ("arm", "run seed", "genome", "validated", "genes", "started from"):
         best.add_column(column, justify="right" if column in ("run seed", "validated") else "left")
     for name, results in summary["runs"].items():
         for r in results:
+            if "failed" in r:
+                best.add_row(name, str(r["seed"]), "-", "-", f"no evaluation succeeded: {r['failed'][:60]}", "-")
+                continue
             genes = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["genes"].items())
             best.add_row(name, str(r["seed"]), str(r["best_genome"]), f"{r['validated_fitness']:.3f}", genes or "-",
                          r["weights_note"] or "fresh weights")
@@ -163,6 +175,9 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
     for i, (name, results) in enumerate(summary["runs"].items()):
+        results = [r for r in results if "failed" not in r]
+        if not results:
+            continue
         steps = np.array([s for s, _ in results[0]["curve"]], dtype=float)
         values = np.array([[v for _, v in r["curve"]] for r in results], dtype=float)
         left.plot(steps, values.mean(0), label=name, color=f"C{i}")

@@ -114,5 +114,5 @@ def architecture(genes: dict[str, Any], suites: list[FitnessSuite]) -> dict[str,
     for suite in suites:
         task = suite.build_task()
         found.update({f"{suite.name}/{name}": tuple(p.shape)
-                      for name, p in Agent(genome, task.obs_dim, task.n_actions).state_dict().items()})
+                      for name, p in Agent(genome, task.obs_dim, task.n_actions, task.view_shape).state_dict().items()})
     return found

@@ -29,7 +29,8 @@ from evo_fastslow.seeds import numpy_generator
 from evo_fastslow.suite import FitnessSuite
 from evo_fastslow.weights import WeightStore, from_bytes, shapes, to_bytes
 
-ARCHITECTURE_GENES = ("core", "hidden_size", "meta_inputs", "episodic_memory", "memory_key")
+ARCHITECTURE_GENES = ("core", "hidden_size", "meta_inputs", "episodic_memory", "memory_key", "encoder",
+                      "encoder_width")
 WEIGHTS_FOLDER = "weights"
 
 

@@ -48,12 +48,12 @@ def parameter_cost(suites: list[Any]) -> Callable[[Genome], float]:
     """The parameter count of the agent a genome builds, summed over the suites' tasks (cached)."""
     from evo_fastslow.agents import build_agent, parameter_count
 
-    shapes = [(task.obs_dim, task.n_actions) for task in (s.build_task() for s in suites)]
+    shapes = [(task.obs_dim, task.n_actions, task.view_shape) for task in (s.build_task() for s in suites)]
 
     @lru_cache(maxsize=65536)
     def cost(genes_json: str) -> float:
         genome = Genome(json.loads(genes_json))
-        return float(sum(parameter_count(build_agent(genome, obs, actions, 0)) for obs, actions in shapes))
+        return float(sum(parameter_count(build_agent(genome, obs, actions, 0, view)) for obs, actions, view in shapes))
 
     return lambda genome: cost(json.dumps(dict(genome.genes), sort_keys=True))
 

@@ -89,7 +89,7 @@ def _workspace() -> torch.Tensor:
 def fits(agent: Agent, task: Task) -> bool:
     """Whether the kernel can run this agent on this task (and is built)."""
     return (type(agent.core) in CELLS and agent.memory_kind == "off" and agent.embed is None
-            and task.tabular and kernel_available())
+            and agent.encoder is None and task.tabular and kernel_available())
 
 
 def act(agent: Agent, episodes, batch: int, rng: np.random.Generator) -> Rollout:

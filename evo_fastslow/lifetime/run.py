@@ -73,7 +73,7 @@ def train_and_test(genome: Genome, suite: FitnessSuite, seed: int, *, task_seed:
 
 def initial_agent(genome: Genome, task: Task, seed: int) -> Agent:
     """The agent a lifetime of `seed` starts with when it inherits nothing."""
-    return build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"))
+    return build_agent(genome, task.obs_dim, task.n_actions, derive_seed(seed, "init"), task.view_shape)
 
 
 def load_tensors(agent: Agent, tensors: Tensors) -> None:
@@ -185,6 +185,6 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
 
 def load_weights(genome: Genome, task: Task, path: str | Path) -> Agent:
     """An agent with weights saved by `--save-weights` (loaded with weights_only=True: no pickle)."""
-    agent = Agent(genome, task.obs_dim, task.n_actions)
+    agent = Agent(genome, task.obs_dim, task.n_actions, task.view_shape)
     agent.load_state_dict(torch.load(path, weights_only=True))
     return agent

@@ -89,6 +89,12 @@ class Task(BaseModel):
     def n_actions(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    @property
+    def view_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the image at the start of the observation, a conv encoder's input;
+        a task without an image shows its observation as one row of one channel."""
+        return 1, 1, self.obs_dim
+
     def sample(self, batch: int, rng: np.random.Generator) -> Episodes:  # pragma: no cover
         raise NotImplementedError
 
