@@ -13,6 +13,9 @@ the other, on one thread.
 
 Rows: the reference genome of every suite (and a GRU twin of the bandit's) at each batch size, and
 the naive loop for each suite whose reference genome has no episodic memory. Peak memory is the process's (torch included).
+The gridworld (not tabular: the Python path) also runs with a conv encoder, and as the same task through
+Gymnasium's vector API (`gridworld@gymnasium`: the `gymnasium` task kind over its registered twin);
+"env share" is the fraction of the lifetime spent stepping the environment.
 """
 
 from __future__ import annotations
@@ -34,27 +37,63 @@ PAIRS = [  # (reference genome, suite, gene changes): every suite's reference ge
     ("wang2018-lstm", "harlow", {}),
     ("ritter2018-eplstm", "recurring-contextual-bandits", {}),
     ("nec-dnd", "recurring-contextual-bandits", {}),
+    ("wang2016-lstm", "gridworld", {}),
+    ("wang2016-lstm", "gridworld", {"encoder": "conv", "encoder_width": 16}),
+    ("wang2016-lstm", "gridworld@gymnasium", {}),  # the same task through Gymnasium's vector API
 ]
+
+
+def _suite(name: str):
+    """A suite file by name; `NAME@gymnasium`: its task's Gymnasium twin run by the `gymnasium` task kind."""
+    from evo_fastslow.suite import load_suite
+    from evo_fastslow.tasks import GYM_IDS
+
+    suite = load_suite(f"fitness/{name.split('@')[0]}.yaml")
+    if not name.endswith("@gymnasium"):
+        return suite
+    task = suite.build_task()
+    spec = {"kind": "gymnasium", "params": {"env_id": GYM_IDS[task.kind], "env_kwargs": task.gym_kwargs(),
+                                             "trials": task.steps}}
+    return suite.model_validate({**suite.model_dump(by_alias=True), "task": spec, "metric": "test_reward"})
+
+
+def _time_env_steps(task) -> list[float]:
+    """Wrap the task's episodes' `step` to add up the seconds spent in the environment."""
+    import numpy as np
+
+    spent = [0.0]
+    cls = type(task.sample(1, np.random.default_rng(0)))
+    step = cls.step
+
+    def timed(self, t, actions):
+        start = time.perf_counter()
+        try:
+            return step(self, t, actions)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    cls.step = timed
+    return spent
 
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def batched(genome_spec: str, changes: dict, suite_path: str, batch: int, kernel: str, numerics: str
-            ) -> tuple[float, float, float, bool]:
-    """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?) of run_lifetime at batch B."""
+def batched(genome_spec: str, changes: dict, suite_name: str, batch: int, kernel: str, numerics: str
+            ) -> tuple[float, float, float, bool, float | None]:
+    """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?, the environment's share
+    of the time or None when the fused kernel steps it) of run_lifetime at batch B."""
     os.environ["EVO_FASTSLOW_KERNEL"] = kernel
     os.environ["EVO_FASTSLOW_NUMERICS"] = numerics
     import torch
 
     from evo_fastslow.genome import load_genome
     from evo_fastslow.lifetime import run_lifetime
-    from evo_fastslow.suite import load_suite
 
     torch.set_num_threads(1)
     genome = load_genome(genome_spec).with_genes(**changes, episodes_per_update=batch)
-    suite = load_suite(suite_path)
+    suite = _suite(suite_name)
     budget = suite.lifetime.train_env_steps
     trials = suite.build_task().steps
     short = suite.model_copy(update={
@@ -62,25 +101,27 @@ def batched(genome_spec: str, changes: dict, suite_path: str, batch: int, kernel
         "test": suite.test.model_copy(update={"episodes": 1})})
     run_lifetime(genome, short.model_copy(update={"lifetime": short.lifetime.model_copy(
         update={"train_env_steps": 2 * batch * trials})}), seed=1)  # warm-up
+    spent = _time_env_steps(suite.build_task())
     start = time.perf_counter()
     result = run_lifetime(genome, short, seed=0)
-    rate = result.env_steps / (time.perf_counter() - start)
-    return rate, budget / rate, _peak_mib(), result.engine == "fused"
+    elapsed = time.perf_counter() - start
+    rate = result.env_steps / elapsed
+    fused = result.engine == "fused"
+    return rate, budget / rate, _peak_mib(), fused, None if fused else spent[0] / elapsed
 
 
-def naive(genome_spec: str, suite_path: str) -> tuple[float, float, float]:
+def naive(genome_spec: str, suite_name: str) -> tuple[float, float, float]:
     """The same A2C-LSTM written the usual way: a Gymnasium env, batch 1, per-step distributions."""
     import gymnasium as gym
     import torch
     from torch import nn
 
     from evo_fastslow.genome import load_genome
-    from evo_fastslow.suite import load_suite
     from evo_fastslow.tasks import GYM_IDS
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    genome, suite = load_genome(genome_spec), load_suite(suite_path)
+    genome, suite = load_genome(genome_spec), _suite(suite_name)
     task = suite.build_task()
     env = gym.make(GYM_IDS[task.kind], **task.gym_kwargs())
     k, hidden = task.n_actions, genome["hidden_size"]
@@ -143,35 +184,36 @@ def main() -> None:
 
     table = Table(title="lifetime throughput, one core, learning included")
     columns = ("suite", "genome", "approach", "numerics", "env-steps/s", "x naive", "x native", "s per lifetime",
-               "peak MiB")
+               "env share", "peak MiB")
     for column in columns:
         table.add_column(column, justify="left" if column in ("suite", "genome", "approach", "numerics") else "right")
     for name, suite_name, changes in PAIRS:
         if args.only and args.only not in suite_name:
             continue
-        spec, suite = f"populations/reference.json:{name}", f"fitness/{suite_name}.yaml"
+        spec, suite = f"populations/reference.json:{name}", suite_name
         label = ", ".join([name, *(f"{gene}={value}" for gene, value in changes.items())])
         rows, naive_rate = [], None
-        if load_genome(spec)["episodic_memory"] == "off" and not changes:  # the naive loop is an LSTM's
-            naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)
-            rows.append(("naive: gymnasium env, batch 1", "native", naive_rate, seconds, peak))
+        if load_genome(spec)["episodic_memory"] == "off" and not changes and "@" not in suite_name:
+            naive_rate, seconds, peak = _in_fresh_process(naive, spec, suite)  # the naive loop is an LSTM's
+            rows.append(("naive: gymnasium env, batch 1", "native", naive_rate, seconds, peak, None))
         for batch in args.batches:
             fits = True
             for kernel in ("auto", "off"):
                 for numerics in args.numerics:
                     if kernel == "off" and not fits:
                         break  # the genome does not fit the kernel: "auto" already measured the Python path
-                    rate, seconds, peak, used_kernel = _in_fresh_process(batched, spec, changes, suite, batch, kernel,
-                                                                         numerics)
+                    rate, seconds, peak, used_kernel, share = _in_fresh_process(batched, spec, changes, suite, batch,
+                                                                                kernel, numerics)
                     fits = fits and (used_kernel or kernel == "off")
-                    rows.append((f"{'fused kernel' if used_kernel else 'Python path'}, B={batch}", numerics, rate,
-                                 seconds, peak))
-        native = {approach: rate for approach, numerics, rate, _, _ in rows if numerics == "native"}
-        for approach, numerics, rate, seconds, peak in rows:
+                    path = "gymnasium vector API" if "@gymnasium" in suite_name else "Python path"
+                    rows.append((f"{'fused kernel' if used_kernel else path}, B={batch}", numerics, rate, seconds, peak,
+                                 share))
+        native = {approach: rate for approach, numerics, rate, *_ in rows if numerics == "native"}
+        for approach, numerics, rate, seconds, peak, share in rows:
             ratio = f"{rate / naive_rate:.1f}" if naive_rate else "-"
             versus = f"{rate / native[approach]:.2f}" if approach in native and numerics != "native" else "-"
             table.add_row(suite_name, label, approach, numerics, f"{rate:,.0f}", ratio, versus, f"{seconds:,.0f}",
-                          f"{peak:,.0f}")
+                          "-" if share is None else f"{share:.0%}", f"{peak:,.0f}")
     Console(width=160).print(table)
 
 

@@ -154,6 +154,9 @@ SEARCH_SPACE = SearchSpace([
                 default_value="observation"),
     Categorical("memory_write", "when memories are written", choices=("episode_end", "every_step"),
                 default_value="episode_end"),
+    Float("memory_delta", "kernel 1 / (d^2 + delta) of a read: the squared key distance at which a memory counts "
+          "half as much as an exact match (how broadly a memory generalises)", low=1e-3, high=10.0,
+          default_value=1e-3, log=True),
     Categorical("encoder", "perception before the core: none | mlp (a tanh layer) | conv (3x3 filters over the "
                 "task's image, then a tanh layer; tasks with an image view)", choices=("none", "mlp", "conv"),
                 default_value="none"),

@@ -87,8 +87,11 @@ def load_suite(path: str | Path) -> FitnessSuite:
         first = err.errors()[0]
         raise InputError(str(path), _field(first["loc"]), first["msg"]) from None
     try:
-        suite.build_task()
+        task = suite.build_task()
     except ValidationError as err:
         first = err.errors()[0]
-        raise InputError(str(path), "task.params." + _field(first["loc"]), first["msg"]) from None
+        where = "task.params" + (f".{_field(first['loc'])}" if first["loc"] else "")
+        raise InputError(str(path), where, first["msg"].removeprefix("Value error, ")) from None
+    if not task.has_oracle and suite.metric != "test_reward":
+        raise InputError(str(path), "metric", f"test_reward (a {task.kind} task has no known oracle to normalise by)")
     return suite

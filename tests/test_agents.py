@@ -49,7 +49,10 @@ def test_replay_equals_stepping(core, meta, memory):
     if memory["episodic_memory"] != "off":
         assert memory_store.size > 0
         if memory["episodic_memory"] == "value":
-            assert (rollout.inputs[:, :, agent.read_col + 1] == 1).all()  # every read found memories
+            k = task.n_actions
+            assert (rollout.inputs[:, :, agent.read_col + 2 * k] == 1).all()  # every read found memories
+            weight = rollout.inputs[:, :, agent.read_col + k:agent.read_col + 2 * k]
+            np.testing.assert_allclose(weight.sum(-1), 1.0, rtol=1e-5)  # per action: shares of the kernel weight
         elif reinstated is not None:
             assert np.abs(rollout.reinstated).sum() > 0
 

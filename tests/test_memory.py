@@ -4,21 +4,21 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_fastslow.agents.memory import DELTA, EpisodicStore
+from evo_fastslow.agents.memory import EpisodicStore
 
 
-def _brute_force(keys, values, query, k):
+def _brute_force(keys, values, query, k, delta):
     d2 = ((keys - query) ** 2).sum(-1)
     nearest = np.argsort(d2, kind="stable")[:k]
-    w = 1.0 / (d2[nearest] + DELTA)
+    w = 1.0 / (d2[nearest] + delta)
     return (w[:, None] * values[nearest]).sum(0) / w.sum()
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.integers(1, 20), st.integers(1, 6), st.integers(0, 10_000))
-def test_read_is_the_kernel_weighted_mean_of_the_k_nearest(n, k, seed):
+@given(st.integers(1, 20), st.integers(1, 6), st.integers(0, 10_000), st.sampled_from([1e-3, 1.0, 10.0]))
+def test_read_is_the_kernel_weighted_mean_of_the_k_nearest(n, k, seed, delta):
     rng = np.random.default_rng(seed)
-    store = EpisodicStore(batch=3, capacity=32, key_dim=4, value_dim=2, k=k)
+    store = EpisodicStore(batch=3, capacity=32, key_dim=4, value_dim=2, k=k, delta=delta)
     keys = rng.normal(size=(n, 3, 4)).astype(np.float32)
     values = rng.normal(size=(n, 3, 2)).astype(np.float32)
     for key, value in zip(keys, values):
@@ -27,7 +27,7 @@ def test_read_is_the_kernel_weighted_mean_of_the_k_nearest(n, k, seed):
     read, found = store.read(query)
     assert (found == 1).all()
     for b in range(3):
-        np.testing.assert_allclose(read[b], _brute_force(keys[:, b], values[:, b], query[b], min(k, n)),
+        np.testing.assert_allclose(read[b], _brute_force(keys[:, b], values[:, b], query[b], min(k, n), delta),
                                    rtol=1e-4, atol=1e-5)
 
 

@@ -4,8 +4,10 @@ Recorded input row per step (what the acting pass writes, what the learning pass
   [obs (obs_dim) | previous action one-hot (k) | previous reward (1) | memory read | reinstated state]
 - the previous-step parts as the `meta_inputs` gene says (none | reward | action_reward), zero on
   an episode's first step;
-- `episodic_memory: value`: the read (kernel-weighted return of the nearest memories) and whether
-  memory held anything (2 columns); the read also joins the value head's input;
+- `episodic_memory: value`: per action, the kernel-weighted target of the nearest memories of that
+  action (Q, k columns) and the share of the read's weight those memories had (k columns), and whether
+  memory held anything (1 column); their weighted sum, the memory's value estimate, also joins the
+  value head's input;
 - `episodic_memory: reinstate` with a GRU or feedforward core: the retrieved state (H columns),
   entering the core's input through a learned gate sigma(W x) * tanh(m). With an LSTM core the
   retrieved cell state enters the cell update itself (epLSTM) and is recorded apart.
@@ -18,6 +20,7 @@ stays as above).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +43,8 @@ class Agent(nn.Module):
         self.obs_dim, self.n_actions, self.discount = obs_dim, n_actions, genome["discount"]
         meta, hidden = genome["meta_inputs"], genome["hidden_size"]
         self.memory_kind = genome["episodic_memory"]
-        self.memory_genes = {g: genome[g] for g in ("memory_capacity", "memory_k", "memory_key", "memory_write")}
+        self.memory_genes = {g: genome[g] for g in ("memory_capacity", "memory_k", "memory_key", "memory_write",
+                                                    "memory_delta")}
         self.sees_action = meta == "action_reward"
         self.sees_reward = meta in ("reward", "action_reward")
         self.embed = (nn.Linear(obs_dim, EMBEDDING)
@@ -48,7 +52,7 @@ class Agent(nn.Module):
         self.episodic_lstm = self.memory_kind == "reinstate" and genome["core"] == "lstm"
         self.gated_reinstatement = self.memory_kind == "reinstate" and not self.episodic_lstm
         meta_size = (n_actions if self.sees_action else 0) + (1 if self.sees_reward else 0)
-        self.read_size = 2 if self.memory_kind == "value" else 0
+        self.read_size = 2 * n_actions + 1 if self.memory_kind == "value" else 0
         self.reinstated_size = hidden if self.gated_reinstatement else 0
         self.input_size = obs_dim + meta_size + self.read_size + self.reinstated_size  # recorded row
         self.read_col = obs_dim + meta_size  # first column of the memory read, if any
@@ -69,7 +73,8 @@ class Agent(nn.Module):
 
     @property
     def memory_value_size(self) -> int:
-        return 1 if self.memory_kind == "value" else self.core.hidden_size
+        """value: per action, the target times whether it was that action, and whether it was ([2k])."""
+        return 2 * self.n_actions if self.memory_kind == "value" else self.core.hidden_size
 
     def initial_state(self, batch: int) -> State:
         return self.core.initial_state(batch)
@@ -78,7 +83,7 @@ class Agent(nn.Module):
         if self.memory_kind == "off":
             return None
         return EpisodicStore(batch, self.memory_genes["memory_capacity"], self.key_size, self.memory_value_size,
-                             self.memory_genes["memory_k"])
+                             self.memory_genes["memory_k"], self.memory_genes["memory_delta"])
 
     def core_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """From recorded rows [..., I] to the core's input: embedding, gated reinstatement."""
@@ -93,6 +98,12 @@ class Agent(nn.Module):
             gate = ops.sigmoid_t(ops.linear(inputs, self.gate.weight, self.gate.bias))
             inputs = torch.cat([inputs, gate * ops.tanh_t(x[..., end:])], dim=-1)
         return inputs
+
+    def memory_columns(self, x: Any) -> tuple[Any, Any]:
+        """A value memory's read in a recorded row: the per-action estimates Q [..., k], and the share of the
+        read's kernel weight each action's memories had [..., k] (its evidence; Q is 0 without any)."""
+        k, col = self.n_actions, self.read_col
+        return x[..., col:col + k], x[..., col + k:col + 2 * k]
 
     def actor(self) -> "Actor":
         """A NumPy snapshot of the current weights for the acting pass."""
@@ -115,8 +126,9 @@ class Agent(nn.Module):
     def heads(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Policy logits [..., k] and values [...]. Without a value memory both heads are one linear map
         of h, as in the fused kernel (so the two engines sum in the same order)."""
-        if self.memory_kind == "value":  # the critic also sees the memory's read
-            critic_in = torch.cat([h, x[..., self.read_col:self.read_col + 1]], dim=-1)
+        if self.memory_kind == "value":  # the critic also sees the memory's read: its value estimate
+            q, weight = self.memory_columns(x)
+            critic_in = torch.cat([h, ops.linear(q * weight, torch.ones(1, self.n_actions))], dim=-1)
             logits = ops.linear(h, self.policy.weight, self.policy.bias)
             return logits, ops.linear(critic_in, self.value.weight, self.value.bias).squeeze(-1)
         weight = torch.cat([self.policy.weight, self.value.weight])
@@ -170,6 +182,7 @@ class Actor:
         self.read_col = agent.read_col
         self.reward_col = agent.read_col - 1
         self.reinstated_col = agent.input_size - agent.reinstated_size
+        self.ones = np.ones((agent.n_actions, 1), np.float32)
 
     def initial_state(self, batch: int) -> tuple[np.ndarray, ...]:
         return self.core.initial_state(batch)
@@ -213,8 +226,11 @@ class Actor:
         return logits, state, h
 
     def value(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
-        critic_in = np.concatenate([h, x[:, self.read_col:self.read_col + 1]], axis=1) \
-            if self.agent.memory_kind == "value" else h
+        if self.agent.memory_kind == "value":
+            q, weight = self.agent.memory_columns(x)
+            critic_in = np.concatenate([h, ops.matmul(np.ascontiguousarray(q * weight), self.ones)], axis=1)
+        else:
+            critic_in = h
         return (ops.matmul(critic_in, self.w_value) + self.b_value)[:, 0]
 
     def memory_value(self, state: tuple, h: np.ndarray) -> np.ndarray:
@@ -228,34 +244,45 @@ class Actor:
         agent = self.agent
         read, found = memory.read(key)
         if agent.memory_kind == "value":
-            x[:, agent.read_col], x[:, agent.read_col + 1] = read[:, 0], found
+            k, col = agent.n_actions, agent.read_col
+            target, weight = read[:, :k], read[:, k:]
+            seen = weight > 0
+            x[:, col:col + k] = np.divide(target, weight, out=np.zeros_like(target), where=seen)
+            x[:, col + k:col + 2 * k], x[:, col + 2 * k] = weight, found
             return None
         if agent.episodic_lstm:
             return read
         x[:, self.reinstated_col:] = read
         return None
 
-    def write_step(self, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray, state: tuple,
-                   h: np.ndarray, x: np.ndarray, t: int) -> None:
-        """every_step: a value memory stores the previous step's one-step target; reinstate the state."""
+    def _per_action(self, target: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """A value memory's entry [B, 2k]: the target in the taken action's column, and that column marked."""
+        taken = (actions[:, None] == np.arange(self.agent.n_actions)).astype(np.float32)
+        return np.concatenate([taken * target[:, None], taken], axis=1)
+
+    def write_step(self, memory: EpisodicStore, keys: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                   state: tuple, h: np.ndarray, x: np.ndarray, t: int) -> None:
+        """every_step: a value memory stores the previous step's one-step target (for the action taken
+        then); reinstate stores the state."""
         if self.agent.memory_kind == "value":
             if t > 0:
-                memory.write(keys[t - 1], (rewards[t - 1] + self.agent.discount * self.value(h, x))[:, None])
+                target = rewards[t - 1] + self.agent.discount * self.value(h, x)
+                memory.write(keys[t - 1], self._per_action(target, actions[t - 1]))
         else:
             memory.write(keys[t], self.memory_value(state, h))
 
-    def write_episode_end(self, memory: EpisodicStore, keys: np.ndarray, rewards: np.ndarray, state: tuple,
-                          h: np.ndarray) -> None:
-        """episode_end: every step's discounted return (value), or the final state (reinstate);
-        every_step value memories store the last step's target, its reward (the episode ends)."""
+    def write_episode_end(self, memory: EpisodicStore, keys: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                          state: tuple, h: np.ndarray) -> None:
+        """episode_end: every step's discounted return for its action (value), or the final state
+        (reinstate); every_step value memories store the last step's target, its reward (the episode ends)."""
         every_step = self.agent.memory_genes["memory_write"] == "every_step"
         if self.agent.memory_kind == "value":
             if every_step:
-                memory.write(keys[-1], rewards[-1][:, None])
+                memory.write(keys[-1], self._per_action(rewards[-1], actions[-1]))
                 return
             returns = np.zeros(rewards.shape[1], np.float32)
             for t in range(rewards.shape[0] - 1, -1, -1):
                 returns = rewards[t] + self.agent.discount * returns
-                memory.write(keys[t], returns[:, None])
+                memory.write(keys[t], self._per_action(returns, actions[t]))
         elif not every_step:
             memory.write(keys[-1], self.memory_value(state, h))

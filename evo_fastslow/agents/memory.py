@@ -2,7 +2,9 @@
 
 One store per parallel stream, `capacity` slots each. A read takes the k nearest keys (squared
 Euclidean distance) and weights their values by the inverse-distance kernel 1 / (d^2 + delta),
-normalised. Replacement rule: first in, first out; once full, each write overwrites the oldest slot.
+normalised. delta (the `memory_delta` gene) is the squared distance at which a memory counts half as
+much as an exact match: NEC's 1e-3 suits learned embeddings; raw observation keys want about 1, so
+that the memories of one situation pool (the same context at neighbouring trials). Replacement rule: first in, first out; once full, each write overwrites the oldest slot.
 All streams write together, so one counter serves them all.
 
 Memory contents are data, not parameters: reads enter the learning pass as recorded constants (no
@@ -16,12 +18,11 @@ import numpy as np
 
 from evo_fastslow.numerics import ops, reproducible
 
-DELTA = 1e-3  # kernel 1 / (d^2 + delta), as in NEC
 
 
 class EpisodicStore:
-    def __init__(self, batch: int, capacity: int, key_dim: int, value_dim: int, k: int):
-        self.capacity, self.k = capacity, k
+    def __init__(self, batch: int, capacity: int, key_dim: int, value_dim: int, k: int, delta: float = 1e-3):
+        self.capacity, self.k, self.delta = capacity, k, delta
         self.keys = np.zeros((batch, capacity, key_dim), np.float32)
         self.values = np.zeros((batch, capacity, value_dim), np.float32)
         self.written = 0  # writes so far (per stream)
@@ -47,14 +48,14 @@ class EpisodicStore:
         if n == 0:
             return np.zeros((batch, self.values.shape[2]), np.float32), np.zeros(batch, np.float32)
         if reproducible():  # distances summed in order, ties to the older slot
-            return ops.knn_read(self.keys, self.values, query, n, self.k, DELTA), np.ones(batch, np.float32)
+            return ops.knn_read(self.keys, self.values, query, n, self.k, self.delta), np.ones(batch, np.float32)
         keys = self.keys[:, :n]
         # |k - q|^2 = |k|^2 - 2 k.q + |q|^2, as one batched product
         d2 = (keys * keys).sum(-1) - 2.0 * np.einsum("bnd,bd->bn", keys, query) + (query * query).sum(-1)[:, None]
         np.maximum(d2, 0.0, out=d2)
         k = min(self.k, n)
         nearest = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < n else np.broadcast_to(np.arange(n), (batch, n))
-        weights = 1.0 / (np.take_along_axis(d2, nearest, axis=1) + DELTA)
+        weights = 1.0 / (np.take_along_axis(d2, nearest, axis=1) + self.delta)
         weights /= weights.sum(axis=1, keepdims=True)
         values = self.values[self._rows, nearest]  # [B, k, Dv]
         return (weights[..., None] * values).sum(axis=1).astype(np.float32), np.ones(batch, np.float32)

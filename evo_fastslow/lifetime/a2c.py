@@ -58,11 +58,11 @@ def act(agent: Agent, task: Task, episodes: Episodes, batch: int, rng: np.random
         reward, obs = episodes.step(t, action)
         actions[t], rewards[t] = action, reward
         if write_every_step:
-            actor.write_step(memory, keys, rewards, state, h, x, t)
+            actor.write_step(memory, keys, actions, rewards, state, h, x, t)
         if t + 1 < steps:
             actor.write_inputs(inputs[t + 1], obs, action, reward, rows)
     if memory is not None:
-        actor.write_episode_end(memory, keys, rewards, state, h)
+        actor.write_episode_end(memory, keys, actions, rewards, state, h)
     return Rollout(inputs, actions, rewards, reinstated)
 
 

@@ -74,6 +74,7 @@ class Task(BaseModel):
 
     kind: ClassVar[str]
     tabular: ClassVar[bool] = False  # its episodes give their dynamics as Tables (a compiled loop can run them)
+    has_oracle: ClassVar[bool] = True  # its episodes know the best expected reward (normalised score, regret)
     trials: int
 
     @property

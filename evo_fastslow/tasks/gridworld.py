@@ -4,7 +4,8 @@ Each episode draws a maze (random interior walls; cells cut off from the goal be
 cell. For `steps` env steps the agent moves N/E/S/W (into a wall: it stays); reaching the goal pays 1
 and restarts it at a random free cell: the goal stays put, so the trials after the first find can be
 short paths. It sees an egocentric `view` x `view` window (channels: wall, goal; outside the grid
-reads as wall) and its own position (x, y on [0, 1]). A meta-learner explores, finds the goal, then
+reads as wall), its own position (x, y on [0, 1]) and, if `context_dim` > 0, the maze's look (a random
++-1 vector per maze). A meta-learner explores, finds the goal, then
 exploits what it learned: its first trial is long, the later ones short.
 With `recur_probability` > 0 each stream keeps a pool of mazes that come back (Ritter et al. 2018):
 an agent that recalls a recurring maze's goal can go straight there from the first trial.
@@ -18,7 +19,7 @@ from typing import Callable, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from evo_fastslow.tasks.base import Policy, Task
 
@@ -27,11 +28,12 @@ UNREACHABLE = 10_000
 
 
 class Mazes:
-    """B mazes: walls [B, G, G] (a border of walls around size x size cells), goal cells [B, 2] and the
-    shortest-path distance of every cell to the goal [B, G, G] (UNREACHABLE for walls)."""
+    """B mazes: walls [B, G, G] (a border of walls around size x size cells), goal cells [B, 2], a context
+    vector each (the maze's look: [B, context_dim], maybe empty) and the shortest-path distance of every
+    cell to the goal [B, G, G] (UNREACHABLE for walls)."""
 
-    def __init__(self, walls: np.ndarray, goal: np.ndarray):
-        self.walls, self.goal = walls, goal
+    def __init__(self, walls: np.ndarray, goal: np.ndarray, context: np.ndarray):
+        self.walls, self.goal, self.context = walls, goal, context
         self.dist = distances(walls, goal)
         self.walls |= self.dist >= UNREACHABLE  # cells the goal cannot be reached from: walls
         self.rows = np.arange(len(goal))
@@ -43,10 +45,16 @@ class Mazes:
         walls[:, 0, :] = walls[:, -1, :] = walls[:, :, 0] = walls[:, :, -1] = True
         goal = rng.integers(1, task.size + 1, (batch, 2))
         walls[np.arange(batch), goal[:, 0], goal[:, 1]] = False
-        return cls(walls, goal)
+        context = rng.choice(np.array([-1.0, 1.0], np.float32), size=(batch, task.context_dim))
+        mazes = cls(walls.copy(), goal, context)
+        cramped = (~mazes.walls).reshape(batch, -1).sum(1) < task.size + 1  # the goal walled into a corner
+        if cramped.any():  # such a maze becomes an open room (deterministic: no redraw)
+            walls[cramped, 1:-1, 1:-1] = False
+            mazes = cls(walls, goal, context)
+        return mazes
 
     def take(self, index: np.ndarray) -> "Mazes":
-        return Mazes(self.walls[index].copy(), self.goal[index].copy())
+        return Mazes(self.walls[index].copy(), self.goal[index].copy(), self.context[index].copy())
 
 
 def distances(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -97,13 +105,14 @@ class GridEpisodes:
         self.first_obs = self.observe(self.position)
 
     def observe(self, position: np.ndarray) -> np.ndarray:
-        """[B, 2 * view² + 2]: the egocentric window (walls, goal) and the position on [0, 1]."""
+        """[B, 2 * view² + 2 + context_dim]: the egocentric window (walls, goal), the position on [0, 1],
+        the maze's context."""
         rows, cols = position[:, 0, None, None] + self._dy, position[:, 1, None, None] + self._dx
         b = self.mazes.rows[:, None, None]
-        scale = np.float32(1.0 / (self.task.size - 1)) if self.task.size > 1 else np.float32(0.0)
+        scale = np.float32(1.0 / (self.task.size - 1))
         return np.concatenate([self._padded[b, rows, cols].reshape(self.batch, -1),
                                self._goal_padded[b, rows, cols].reshape(self.batch, -1),
-                               (position - 1).astype(np.float32) * scale], axis=1, dtype=np.float32)
+                               (position - 1).astype(np.float32) * scale, self.mazes.context], axis=1, dtype=np.float32)
 
     def move(self, t: int, position: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(reward [B], next position [B, 2]) of `actions` at step t from `position`."""
@@ -168,7 +177,8 @@ class GridStreams:
         fresh = Mazes.draw(task, self.batch, rng)
         pooled = self.pool.take(rows * task.pool_size + index)
         mazes = Mazes(np.where(from_pool[:, None, None], pooled.walls, fresh.walls),
-                      np.where(from_pool[:, None], pooled.goal, fresh.goal))
+                      np.where(from_pool[:, None], pooled.goal, fresh.goal),
+                      np.where(from_pool[:, None], pooled.context, fresh.context))
         recurring = from_pool & self.seen[rows, index]
         self.seen[rows[from_pool], index[from_pool]] = True
         return GridEpisodes(task, mazes, rng, recurring)
@@ -176,18 +186,26 @@ class GridStreams:
 
 class GridworldTask(Task):
     kind: ClassVar[str] = "gridworld"
-    size: int = Field(5, ge=2, le=32, description="side of the square of cells inside the border wall")
+    size: int = Field(6, ge=2, le=32, description="side of the square of cells inside the border wall")
     wall_density: float = Field(0.15, ge=0.0, lt=0.8, description="chance an interior cell is a wall")
-    view: int = Field(5, ge=1, le=15, description="side of the egocentric window (odd: centred on the agent)")
+    view: int = Field(3, ge=1, le=15, description="side of the egocentric window (odd: centred on the agent)")
     trials: int = Field(50, ge=2, le=10_000, description="env steps per episode (a find of the goal ends a "
                         "trial and restarts the agent: the number of trials is what the agent earns)")
     recur_probability: float = Field(0.0, ge=0.0, le=1.0, description="chance an episode's maze is one of the "
                                      "stream's pool (0: every maze new)")
     pool_size: int = Field(8, ge=1, le=10_000, description="mazes that can recur in a stream")
+    context_dim: int = Field(0, ge=0, le=256, description="a random +-1 vector per maze in the observation (the "
+                             "maze's look: what tells a recurring maze, as the contexts of Ritter et al. 2018)")
+
+    @model_validator(mode="after")
+    def _view_is_centred(self) -> "GridworldTask":
+        if self.view % 2 == 0:
+            raise ValueError("view: an odd number (the window is centred on the agent)")
+        return self
 
     @property
     def obs_dim(self) -> int:
-        return 2 * self.view * self.view + 2
+        return 2 * self.view * self.view + 2 + self.context_dim
 
     @property
     def n_actions(self) -> int:
