@@ -4,8 +4,9 @@ One store per parallel stream, `capacity` slots each. A read takes the k nearest
 Euclidean distance) and weights their values by the inverse-distance kernel 1 / (d^2 + delta),
 normalised. delta (the `memory_delta` gene) is the squared distance at which a memory counts half as
 much as an exact match: NEC's 1e-3 suits learned embeddings; raw observation keys want about 1, so
-that the memories of one situation pool (the same context at neighbouring trials). Replacement rule: first in, first out; once full, each write overwrites the oldest slot.
-All streams write together, so one counter serves them all.
+that the memories of one situation pool (the same context at neighbouring trials).
+Replacement rule: first in, first out; once full, each write overwrites the oldest slot. All streams
+write together, so one counter serves them all.
 
 Memory contents are data, not parameters: reads enter the learning pass as recorded constants (no
 gradient into stored keys or values), as in Ritter et al. 2018, whose stored cell states are

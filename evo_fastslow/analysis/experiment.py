@@ -140,7 +140,8 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
         fitness.add_column(column, justify="left" if column == "arm" else "right")
     for name, arm in arms.items():
         failed = f" ({arm['failed_runs']} runs failed)" if arm["failed_runs"] else ""
-        fitness.add_row(name + failed, format_interval(arm["validated_fitness"]), format_interval(arm["selection_fitness"]),
+        fitness.add_row(name + failed, format_interval(arm["validated_fitness"]),
+                        format_interval(arm["selection_fitness"]),
                         format_interval(arm["optimism"], sign="+"), f"{arm['env_steps']['mean']:.3g}")
     measures = sorted({m for arm in arms.values() for m in arm if "." in m})
     raw = Table(title="the suites' own measures of those genomes")
