@@ -58,11 +58,17 @@ class Mazes:
 
 
 def distances(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Breadth-first distances [B, G, G] from one source cell per maze, by repeated relaxation (all B at once)."""
-    batch, g, _ = walls.shape
-    dist = np.full(walls.shape, UNREACHABLE, np.int64)
-    dist[np.arange(batch), sources[:, 0], sources[:, 1]] = 0
-    for _ in range(g * g):
+    """Breadth-first distances [B, G, G] from one source cell per maze ([B, 2])."""
+    mask = np.zeros(walls.shape, bool)
+    mask[np.arange(len(sources)), sources[:, 0], sources[:, 1]] = True
+    return nearest_distances(walls, mask)
+
+
+def nearest_distances(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Distances [B, G, G] to the nearest source cell (mask [B, G, G]), UNREACHABLE through walls: repeated
+    relaxation of the whole batch until nothing changes (no Python loop over mazes)."""
+    dist = np.where(sources, 0, UNREACHABLE)
+    for _ in range(walls.shape[1] * walls.shape[2]):
         best = dist.copy()
         best[:, 1:, :] = np.minimum(best[:, 1:, :], dist[:, :-1, :] + 1)
         best[:, :-1, :] = np.minimum(best[:, :-1, :], dist[:, 1:, :] + 1)
@@ -226,8 +232,10 @@ class GridworldTask(Task):
         """random; oracle (knows the goal: shortest paths); explore-then-exploit (knows the walls, not the
         goal: walks to the nearest cell it has not had in view until it sees the goal, then shortest
         paths; it remembers the goal within an episode, not across them)."""
-        return {"random": lambda: _GridPolicy("random"), "oracle": lambda: _GridPolicy("oracle"),
-                "explore-then-exploit": lambda: _GridPolicy("explore")}
+        from evo_fastslow.tasks.gridworld_baselines import GridPolicy
+
+        return {"random": lambda: GridPolicy("random"), "oracle": lambda: GridPolicy("oracle"),
+                "explore-then-exploit": lambda: GridPolicy("explore")}
 
     def analyse(self, rollouts: list) -> dict:
         """Trial lengths: the first find against the later ones (the meta-RL signature), finds per
@@ -252,61 +260,6 @@ class FreshGrids:
 
     def next(self, rng: np.random.Generator) -> GridEpisodes:
         return self.task.sample(self.batch, rng)
-
-
-class _GridPolicy:
-    def __init__(self, kind: str):
-        self.kind = kind
-
-    def reset(self, episodes: GridEpisodes, batch: int, seed: int) -> None:
-        self.episodes, self.rng = episodes, np.random.default_rng(seed)
-        self.position = episodes.spawn[0].copy()
-        g = episodes.task.size + 2
-        self.seen = np.zeros((batch, g, g), bool)
-        self.knows_goal = np.zeros(batch, bool)
-        self._look()
-
-    def _look(self) -> None:
-        """Mark the cells in view; the goal is known once it has been in view."""
-        e, r = self.episodes, self.episodes.task.view // 2
-        g = e.task.size + 2
-        rows = np.clip(self.position[:, 0, None, None] + e._dy - r, 0, g - 1)
-        cols = np.clip(self.position[:, 1, None, None] + e._dx - r, 0, g - 1)
-        self.seen[e.mazes.rows[:, None, None], rows, cols] = True
-        self.knows_goal |= self.seen[e.mazes.rows, e.mazes.goal[:, 0], e.mazes.goal[:, 1]]
-
-    def act(self, t: int) -> np.ndarray:
-        e = self.episodes
-        if self.kind == "random":
-            return self.rng.integers(0, 4, e.batch)
-        if self.kind == "oracle":
-            return e.oracle_actions(self.position)
-        unseen = ~self.seen & ~e.mazes.walls
-        unseen[~unseen.any(axis=(1, 2))] = ~e.mazes.walls[~unseen.any(axis=(1, 2))]  # all seen: anywhere
-        to_unseen = _multi_source(e.mazes.walls, unseen)
-        neighbours = self.position[:, None, :] + MOVES[None]
-        d = to_unseen[e.mazes.rows[:, None], neighbours[..., 0], neighbours[..., 1]]
-        return np.where(self.knows_goal, e.oracle_actions(self.position), d.argmin(axis=1))
-
-    def observe(self, t: int, actions: np.ndarray, rewards: np.ndarray) -> None:
-        _, self.position = self.episodes.move(t, self.position, actions)
-        self._look()
-
-
-def _multi_source(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Distances to the nearest source cell [B, G, G]."""
-    dist = np.where(sources, 0, UNREACHABLE)
-    for _ in range(walls.shape[1] * walls.shape[2]):
-        best = dist.copy()
-        best[:, 1:, :] = np.minimum(best[:, 1:, :], dist[:, :-1, :] + 1)
-        best[:, :-1, :] = np.minimum(best[:, :-1, :], dist[:, 1:, :] + 1)
-        best[:, :, 1:] = np.minimum(best[:, :, 1:], dist[:, :, :-1] + 1)
-        best[:, :, :-1] = np.minimum(best[:, :, :-1], dist[:, :, 1:] + 1)
-        best[walls] = UNREACHABLE
-        if np.array_equal(best, dist):
-            break
-        dist = best
-    return dist
 
 
 class GridworldEnv(gym.Env):
