@@ -162,3 +162,13 @@ def test_a_bad_gymnasium_suite_names_the_field(tmp_path, capsys, params, expecte
     assert main(["lifetime", "--genome", "populations/reference.json:wang2016-lstm", "--suite", str(path)]) == 2
     err = capsys.readouterr().err
     assert expected in err and "Traceback" not in err
+
+
+def test_the_recurring_gridworld_twin_passes_check_env():
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("evo_fastslow/Gridworld-v0", recur_probability=0.7, pool_size=4, context_dim=8)
+    check_env(env.unwrapped, skip_render_check=True)
+    _, info = env.reset(seed=1)
+    assert set(info) == {"goal", "recurring"}

@@ -269,7 +269,9 @@ class GridworldEnv(gym.Env):
 
     def __init__(self, **params):
         self.task = GridworldTask(**params)
-        self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.task.obs_dim,), dtype=np.float32)
+        low = np.zeros(self.task.obs_dim, np.float32)
+        low[self.task.obs_dim - self.task.context_dim:] = -1.0  # the maze's look is +-1
+        self.observation_space = gym.spaces.Box(low, np.ones_like(low), dtype=np.float32)
         self.action_space = gym.spaces.Discrete(4)
         self.stream = None
 
