@@ -142,7 +142,8 @@ class Evaluator:
         # suites are small plain data: sent with each job, no scattered state to lose
         elsewhere = [w for w in self.client.scheduler_info()["workers"] if w != avoid] if avoid else None
         future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                    **job.inheritance_args(), pure=False, priority=priority, workers=elsewhere or None, allow_other_workers=False)
+                                    **job.inheritance_args(), pure=False, priority=priority,
+                                    workers=elsewhere or None, allow_other_workers=False)
         self._futures[future] = job.key
         if self.straggler_seconds is not None:
             return  # _next_finished polls instead, to look for stragglers

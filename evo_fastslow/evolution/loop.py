@@ -280,9 +280,10 @@ class Run:
         """The evaluation of a genome: its lifetime seed, and its generation's task draw (common random numbers)."""
         seed = derive_seed(self.config.seed, "lifetime", record.generation, record.idx)
         weights, weights_hash = self.inheritance.prepare(record, seed) if self.inheritance else (None, "")
+        keep = bool(self.inheritance and self.inheritance.keeps_final_weights)
         return Job(record.id, record.genes, seed, derive_seed(self.config.seed, "tasks", record.generation),
                    cost=sum(expected_cost(record.genes, s) for s in self.suites), weights=weights,
-                   weights_hash=weights_hash, keep_weights=bool(self.inheritance and self.inheritance.keeps_final_weights))
+                   weights_hash=weights_hash, keep_weights=keep)
 
     def finish_generation(self, stats: GenerationStats, archive: Archive, started: float) -> None:
         archive.end_generation(stats.generation, stats.best, stats.mean, stats.best_id, stats.evaluations,
