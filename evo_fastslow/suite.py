@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from evo_fastslow.errors import InputError
+from evo_fastslow.errors import InputError, read_yaml
 from evo_fastslow.tasks import TASKS, Task
 
 SUITE_SCHEMA = "evo_fastslow.suite/1"
@@ -73,12 +72,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 def load_suite(path: str | Path) -> FitnessSuite:
     """Load and validate a suite file; InputError naming the file and field otherwise."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), "file", "an existing suite file (YAML)") from None
-    except yaml.YAMLError as err:
-        raise InputError(str(path), "YAML", f"valid YAML ({err})") from None
+    data = read_yaml(path, "suite file")
     if not isinstance(data, dict):
         raise InputError(str(path), "(top level)", "a mapping of suite fields")
     try:

@@ -12,13 +12,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from evo_fastslow.analysis.statistics import format_interval, mean_interval
-from evo_fastslow.errors import InputError
+from evo_fastslow.errors import InputError, read_yaml
 
 EXPERIMENT_SCHEMA = "evo_fastslow.experiment/1"
 
@@ -43,12 +42,7 @@ class Experiment(BaseModel):
 
 def load_experiment(path: str | Path) -> Experiment:
     source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(source, "file", "an existing experiment file (YAML)") from None
-    except yaml.YAMLError as err:
-        raise InputError(source, "YAML", f"valid YAML ({err})") from None
+    data = read_yaml(path, "experiment file")
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as err:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evo_fastslow.evolution.cluster import ClusterConfig
-from evo_fastslow.errors import InputError
+from evo_fastslow.errors import InputError, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
@@ -181,12 +181,7 @@ def validate_config(data: Any, source: str) -> RunConfig:
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
     """Read, override, validate; then read the suites and embed them."""
     source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(source, "file", "an existing run config (YAML)") from None
-    except yaml.YAMLError as err:
-        raise InputError(source, "YAML", f"valid YAML ({err})") from None
+    data = read_yaml(path, "run config")
     if isinstance(data, dict):
         data.pop("embedded_suites", None)
         for assignment in overrides:

@@ -13,10 +13,10 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
-from evo_fastslow.tasks.base import BernoulliArms, Policy, Task
+from evo_fastslow.tasks.base import BernoulliArms, KnownArms, Policy, Task
 
 
-class BanditEpisodes(BernoulliArms):
+class BanditEpisodes(BernoulliArms, KnownArms):
     """B bandit episodes: arm probabilities [B, k] and reward noise [T, B] drawn up front."""
 
     def __init__(self, probs: np.ndarray, noise: np.ndarray):
@@ -32,14 +32,9 @@ class BanditEpisodes(BernoulliArms):
         chosen = self.probs[self._rows, actions]
         return (self.noise[t] < chosen).astype(np.float32), self._obs[t + 1]
 
-    def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(self.probs.T, actions, axis=0)  # [T, B]
-
-    def oracle_reward(self) -> np.ndarray:
-        return self.probs.max(axis=1) * self.noise.shape[0]
-
-    def random_reward(self) -> np.ndarray:
-        return self.probs.mean(axis=1) * self.noise.shape[0]
+    @property
+    def arm_values(self) -> np.ndarray:
+        return self.probs
 
 
 class BanditTask(Task):

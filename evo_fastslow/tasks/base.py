@@ -54,6 +54,23 @@ class Tables(NamedTuple):
                    np.zeros(reward.shape[:2] + (1, reward.shape[2]), np.int64))
 
 
+class KnownArms:
+    """Episodes whose arms have expected rewards `arm_values` [B, k], fixed for the episode, over
+    `noise.shape[0]` trials: regret, oracle and random follow from them."""
+
+    arm_values: np.ndarray  # [B, k]
+    noise: np.ndarray       # [T, B]
+
+    def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(self.arm_values.T, actions, axis=0)  # [T, B]
+
+    def oracle_reward(self) -> np.ndarray:
+        return self.arm_values.max(axis=1) * self.noise.shape[0]
+
+    def random_reward(self) -> np.ndarray:
+        return self.arm_values.mean(axis=1) * self.noise.shape[0]
+
+
 class BernoulliArms:
     """Episodes whose observations `_obs` [T + 1, B, obs_dim] do not depend on the actions and whose
     reward is noise[t, b] < probs[b, action] (bandits)."""

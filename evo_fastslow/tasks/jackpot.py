@@ -17,10 +17,10 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
-from evo_fastslow.tasks.base import Policy, Tables, Task
+from evo_fastslow.tasks.base import KnownArms, Policy, Tables, Task
 
 
-class JackpotEpisodes:
+class JackpotEpisodes(KnownArms):
     """B episodes: the jackpot's arm [B] and the payout noise [T, B], drawn up front."""
 
     def __init__(self, task: "JackpotBanditTask", jackpot_arm: np.ndarray, noise: np.ndarray):
@@ -30,9 +30,9 @@ class JackpotEpisodes:
         fraction = np.arange(trials + 1, dtype=np.float32) / trials
         self._obs = np.broadcast_to(fraction[:, None, None], (trials + 1, batch, 1))
         self.first_obs = self._obs[0]
-        self.expected = np.zeros((batch, task.arms))  # [B, k] expected reward of each arm
-        self.expected[:, 0] = task.safe_reward
-        self.expected[self._rows, jackpot_arm] = task.jackpot_reward * task.jackpot_probability
+        self.arm_values = np.zeros((batch, task.arms))  # [B, k] expected reward of each arm
+        self.arm_values[:, 0] = task.safe_reward
+        self.arm_values[self._rows, jackpot_arm] = task.jackpot_reward * task.jackpot_probability
 
     def _rewards(self, t: int | slice) -> np.ndarray:
         """What every arm pays [..., B, k] at trial(s) t (a draw per trial, shared by the arms)."""
@@ -50,14 +50,6 @@ class JackpotEpisodes:
     def tables(self) -> Tables:
         return Tables.open_loop(self._obs[:self.noise.shape[0]], self._rewards(slice(None)))
 
-    def expected_rewards(self, actions: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(self.expected.T, actions, axis=0)  # [T, B]
-
-    def oracle_reward(self) -> np.ndarray:
-        return self.expected.max(axis=1) * self.noise.shape[0]
-
-    def random_reward(self) -> np.ndarray:
-        return self.expected.mean(axis=1) * self.noise.shape[0]
 
 
 class JackpotBanditTask(Task):
