@@ -19,7 +19,7 @@ from rich.table import Table
 
 from evo_fastslow.analysis.lifetime_report import analysis_tables
 from evo_fastslow.errors import InputError
-from evo_fastslow.genome import load_genome
+from evo_fastslow.genome import load_genome, split_spec
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.suite import load_suite
@@ -33,13 +33,7 @@ def _lifetime(args: argparse.Namespace) -> int:
     genome = load_genome(args.genome)
     suite = load_suite(args.suite)
     err = Console(stderr=True)
-    blob = genome_file_weights(dict(genome.provenance), args.genome.partition(":")[0] if not Path(args.genome).exists()
-                               else args.genome, genome.name)
-    initial = None if blob is None else suite_tensors(from_bytes(blob, args.genome), suite.name)
-    if initial is not None and shapes({f"{suite.name}/{k}": v for k, v in initial.items()}) != architecture(
-            dict(genome.genes), [suite]):
-        raise InputError(args.genome, f"genome {genome.name!r}, provenance.{PROVENANCE_KEY}",
-                         f"weights of this genome's architecture on suite {suite.name} (evolved on another suite?)")
+    initial = _genome_weights(args.genome, genome, suite)
     if initial is not None:
         err.print(f"starting from the genome's evolved initial weights ({genome.provenance[PROVENANCE_KEY]['file']})")
     with Progress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -59,6 +53,18 @@ def _lifetime(args: argparse.Namespace) -> int:
     else:
         _print_lifetime(genome.name or "genome", suite.name, result, baselines)
     return 0
+
+
+def _genome_weights(spec: str, genome: Any, suite: Any) -> dict | None:
+    """The initial weights an exported genome carries for this suite (checked), or None."""
+    blob = genome_file_weights(dict(genome.provenance), split_spec(spec)[0], genome.name)
+    if blob is None:
+        return None
+    tensors = {k: v for k, v in from_bytes(blob, spec).items() if k.startswith(f"{suite.name}/")}
+    if shapes(tensors) != architecture(dict(genome.genes), [suite]):
+        raise InputError(spec, f"genome {genome.name!r}, provenance.{PROVENANCE_KEY}",
+                         f"weights of this genome's architecture on suite {suite.name} (evolved on another suite?)")
+    return suite_tensors(tensors, suite.name)
 
 
 def _finite(value: Any) -> Any:

@@ -210,9 +210,15 @@ def load_genomes(path: str | Path, space: SearchSpace = SEARCH_SPACE) -> list[Ge
     return genomes
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """`FILE:NAME` -> (FILE, NAME); a path that exists as given (a colon in its name) has no NAME."""
+    path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    return path, name
+
+
 def load_genome(spec: str, space: SearchSpace = SEARCH_SPACE) -> Genome:
     """`FILE:NAME` selects one genome; a bare `FILE` must hold exactly one."""
-    path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    path, name = split_spec(spec)
     genomes = load_genomes(path, space)
     if not name:
         if len(genomes) != 1:
