@@ -92,7 +92,7 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
         budget = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
         curve, best_so_far, spent = [], float("-inf"), 0
         for row in source.archive.generation_summaries():
-            generation, best_fitness, evaluations = row[0], row[1], row[4]
+            best_fitness, evaluations = row[1], row[4]  # (generation, best, mean, best id, evaluations, ...)
             spent += evaluations * budget
             best_so_far = max(best_so_far, best_fitness)
             curve.append((spent, best_so_far))

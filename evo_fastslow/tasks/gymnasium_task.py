@@ -128,9 +128,6 @@ class GymnasiumTask(Task):
         """The uniformly random policy (an arbitrary environment has no known oracle)."""
         return {"random": _RandomPolicy}
 
-    def gym_kwargs(self) -> dict:
-        return dict(self.env_kwargs)
-
 
 @lru_cache(maxsize=32)
 def _spaces(env_id: str, kwargs_key: tuple) -> tuple[int, int]:
