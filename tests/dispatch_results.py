@@ -17,7 +17,8 @@ from evo_fastslow.suite import load_suite
 ROOT = Path(__file__).resolve().parents[1]
 GENOMES = {"wang2016-lstm": ["bandit-independent", "harlow"], "feedforward-blind": ["bandit-independent"],
            "wang2018-lstm": ["two-step"], "ritter2018-eplstm": ["recurring-contextual-bandits"],
-           "nec-dnd": ["recurring-contextual-bandits"]}
+           "nec-dnd": ["recurring-contextual-bandits"],
+           "jackpot-surprise-lstm": ["jackpot-bandit"], "gridworld-lstm": ["gridworld", "gridworld-recurring"]}
 EVOLUTION = ["budget.train_env_steps=16000", "budget.test_episodes=50", "population=4", "generations=2",
              "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 24]",
              "cluster.workers=0"]

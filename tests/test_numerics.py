@@ -77,6 +77,13 @@ def _dispatch_results(extra: dict[str, str], what: str = "all") -> dict:
     return json.loads(out.stdout)
 
 
+def test_the_dispatch_check_covers_every_reference_genome():
+    from dispatch_results import GENOMES
+
+    reference = json.loads((ROOT / "populations/reference.json").read_text())["genomes"]
+    assert sorted(GENOMES) == sorted(genome["name"] for genome in reference)
+
+
 def test_lifetimes_and_archives_are_the_same_under_every_dispatch_setting():
     here = _dispatch_results({})
     lifetimes = here["lifetimes"]
