@@ -138,6 +138,24 @@ def test_a_killed_worker_is_a_crashed_evaluation(tmp_path):
     crashed = [e for i, e in evaluations.items() if genomes[i].genes["core"] == "gru"]
     assert len(evaluations) == 12 and crashed
     assert all(e.status == "crashed" and "KilledWorker" in e.reason for e in crashed)
+    assert all(e.reason.startswith("machine-dependent: ") for e in crashed)
+
+
+def test_a_wall_clock_timeout_is_recorded_as_machine_dependent(tmp_path, capsys):
+    """The budget that decides fitness is env-steps; a wall-clock limit is a safety net whose outcome
+    depends on the node, and the archive and `inspect` say so."""
+    from evo_fastslow.cli import main
+
+    Run(_config(tmp_path, "generations=1", "cluster.evaluation_timeout=1e-9"), tmp_path / "run").start()
+    with Archive(tmp_path / "run" / "archive.sqlite") as archive:
+        evaluations = archive.evaluations()
+    assert len(evaluations) == 4
+    assert all(e.status == "timeout" and e.reason.startswith("machine-dependent: ") and e.fitness == WORST_FITNESS
+               for e in evaluations.values())
+    assert "generation 1/1: no evaluation succeeded, 4 failed" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "run")]) == 0
+    assert "machine-dependent failures (a wall-clock limit or a lost worker, not the genome): 4 timeout" in \
+        " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("searcher", ["cmaes", "snes"])

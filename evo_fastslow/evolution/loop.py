@@ -294,7 +294,8 @@ class Run:
         _atomic_write(self.run_dir / CHECKPOINT_FILE, json.dumps(
             {"generation": stats.generation, "digest": digest, "searcher": self.config.searcher.name}))
         self.history.append(stats)
+        found = (f"best {stats.best:.3f} (genome {stats.best_id}), mean {stats.mean:.3f}"
+                 if stats.failures < stats.evaluations else "no evaluation succeeded")
         self.console.print(
-            f"generation {stats.generation + 1}/{self.config.generations}: best {stats.best:.3f} "
-            f"(genome {stats.best_id}), mean {stats.mean:.3f}, {stats.failures} failed, "
+            f"generation {stats.generation + 1}/{self.config.generations}: {found}, {stats.failures} failed, "
             f"{stats.wall_seconds:.1f} s, elapsed {time.perf_counter() - started:.0f} s")
