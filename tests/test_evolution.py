@@ -101,7 +101,8 @@ def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_pa
     monkeypatch.setattr(run_module, "compute_gradients", poisoned_gradients)
     monkeypatch.setattr(run_module, "train_and_test", raising_lifetime)
     config = _config(tmp_path, "population=6")
-    history = Run(config, tmp_path / "run").start()
+    run = Run(config, tmp_path / "run")
+    history = run.start()
     assert len(history) == 2
     with Archive(tmp_path / "run" / "archive.sqlite") as archive:
         genomes = {g.id: g for g in archive.genomes()}
@@ -116,6 +117,7 @@ def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_pa
     assert all(e.status == "error" and "boom in user code" in e.reason and e.fitness == WORST_FITNESS
                for e in by_core["feedforward"])
     assert all(e.status == "ok" for e in by_core["lstm"])
+    assert run.best_so_far == max(e.fitness for e in by_core["lstm"])  # the progress bar's best: successes only
 
 
 def _crash(genes, suites, seed, task_seed, timeout):
@@ -146,7 +148,9 @@ def test_a_wall_clock_timeout_is_recorded_as_machine_dependent(tmp_path, capsys)
     depends on the node, and the archive and `inspect` say so."""
     from evo_fastslow.cli import main
 
-    Run(_config(tmp_path, "generations=1", "cluster.evaluation_timeout=1e-9"), tmp_path / "run").start()
+    run = Run(_config(tmp_path, "generations=1", "cluster.evaluation_timeout=1e-9"), tmp_path / "run")
+    run.start()
+    assert run.best_text() == "-"  # the progress bar's "best so far": no success, no best
     with Archive(tmp_path / "run" / "archive.sqlite") as archive:
         evaluations = archive.evaluations()
     assert len(evaluations) == 4

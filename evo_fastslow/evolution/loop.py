@@ -105,6 +105,7 @@ class Run:
         self.inheritance: Inheritance | None = None  # set once the archive is open
         self.fingerprint = ""            # the run's numeric fingerprint digest
         self._warned: set[str] = set()   # other digests already warned about
+        self.best_so_far: float | None = None  # the best fitness of a successful evaluation, for progress bars
 
     def id_of(self, generation: int, index: int) -> int:
         return generation * self.popsize + index
@@ -133,6 +134,8 @@ class Run:
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
+            self.best_so_far = max((e.fitness for e in archive.evaluations().values() if e.status == "ok"),
+                                   default=None)
             seeded = config.seed_weights(str(self.run_dir / CONFIG_FILE))
             if seeded and config.inheritance.mode == "darwinian":
                 self.console.print(f"note: {len(seeded)} seed genomes carry weights; inheritance: darwinian starts "
@@ -240,15 +243,15 @@ class Run:
         failed = 0
         with Progress(TextColumn(f"generation {generation + 1}/{self.config.generations}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} done, {task.fields[failed]} failed, "
-                                 "{task.fields[running]} running"), TimeElapsedColumn(),
-                      console=self.console, transient=True, refresh_per_second=2) as bar:
+                                 "{task.fields[running]} running, best so far {task.fields[best]}"),
+                      TimeElapsedColumn(), console=self.console, transient=True, refresh_per_second=2) as bar:
             task = bar.add_task("evaluations", total=len(jobs), failed=0,
-                                running=min(len(jobs), evaluator.workers))
+                                running=min(len(jobs), evaluator.workers), best=self.best_text())
             for count, (key, outcome) in enumerate(evaluator.run(jobs), start=1):
                 evaluation = done[key] = self.archive_outcome(archive, key, outcome)
                 failed += evaluation.status != "ok"
                 bar.update(task, completed=count, failed=failed,
-                           running=min(len(jobs) - count, evaluator.workers))
+                           running=min(len(jobs) - count, evaluator.workers), best=self.best_text())
         return done
 
     def archive_outcome(self, archive: Archive, key: int, outcome: dict[str, Any]) -> Evaluation:
@@ -260,7 +263,12 @@ class Run:
         if weights is not None and self.inheritance is not None:
             self.inheritance.record_final(key, weights)
         archive.add_evaluation(evaluation)
+        if evaluation.status == "ok" and (self.best_so_far is None or evaluation.fitness > self.best_so_far):
+            self.best_so_far = evaluation.fitness
         return evaluation
+
+    def best_text(self) -> str:
+        return "-" if self.best_so_far is None else f"{self.best_so_far:.3f}"
 
     def check_evaluation(self, evaluation: Evaluation) -> None:
         """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""

@@ -51,14 +51,16 @@ class SteadyState:
                     if self._propose(next_index):
                         in_flight.add(next_index)
                     next_index += 1
-                bar.update(task, running=len(in_flight))
+                busy = min(len(in_flight), self.evaluator.workers or 1)  # queued jobs are not busy workers
+                bar.update(task, running=busy)
                 if in_flight:
                     key, outcome = self.evaluator.next_done()
                     self.results[key] = self.owner.archive_outcome(self.archive, key, outcome)
                     in_flight.discard(key)
                 self._advance()
                 failed = sum(e.status != "ok" for e in self.results.values())
-                bar.update(task, completed=len(self.results), failed=failed, running=len(in_flight))
+                bar.update(task, completed=len(self.results), failed=failed,
+                           running=min(len(in_flight), self.evaluator.workers or 1), best=self.owner.best_text())
                 while finished_epochs < self.contiguous // self.popsize:  # an epoch's results are all in
                     self._finish_epoch(finished_epochs, time.perf_counter() - epoch_started, started)
                     finished_epochs, epoch_started = finished_epochs + 1, time.perf_counter()
@@ -92,21 +94,22 @@ class SteadyState:
     def _progress(self) -> Any:
         progress = Progress(TextColumn(self.owner.config.searcher.name), BarColumn(),
                             TextColumn("{task.completed}/{task.total} evaluated, {task.fields[failed]} failed, "
-                                       "{task.fields[running]} workers busy"), TimeElapsedColumn(),
+                                       "{task.fields[running]} workers busy, best so far {task.fields[best]}"),
+                            TimeElapsedColumn(),
                             console=self.owner.console, transient=True, refresh_per_second=2)
-        return _Bar(progress, self.total, len(self.results))
+        return _Bar(progress, self.total, len(self.results), self.owner.best_text())
 
 
 class _Bar:
     """The progress bar as a context manager yielding (progress, task)."""
 
-    def __init__(self, progress: Progress, total: int, done: int):
-        self.progress, self.total, self.done = progress, total, done
+    def __init__(self, progress: Progress, total: int, done: int, best: str):
+        self.progress, self.total, self.done, self.best = progress, total, done, best
 
     def __enter__(self) -> tuple[Progress, Any]:
         self.progress.__enter__()
         return self.progress, self.progress.add_task("evaluations", total=self.total, completed=self.done,
-                                                     failed=0, running=0)
+                                                     failed=0, running=0, best=self.best)
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
