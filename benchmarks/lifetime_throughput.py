@@ -6,10 +6,11 @@ an A2C update per episode. The batched lifetime is `run_lifetime` itself: throug
 where the genome fits it (lifetime/fused.py), and then also through the Python path
 (EVO_FASTSLOW_KERNEL=off) beside it; each in both numerics modes: `reproducible` (the default: the
 same numbers on every CPU) beside `native` (ATen's and NumPy's per-CPU kernels, what the project did
-before issue 11). Each configuration runs in a fresh process (so peak memory is its own), one after
+before issue 11), and on request `native-cbwr` (native with MKL's conditional numerical reproducibility
+pinned, `MKL_CBWR=AVX2`: the other way to fixed numbers that was measured against ours). Each configuration runs in a fresh process (so peak memory is its own), one after
 the other, on one thread.
 
-    python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
+    python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256] [--numerics reproducible native native-cbwr]
 
 Rows: the reference genome of every suite (and a GRU twin of the bandit's) at each batch size, and
 the naive loop for each suite whose reference genome has no episodic memory. Peak memory is the process's (torch included).
@@ -37,6 +38,7 @@ PAIRS = [  # (reference genome, suite, gene changes): every suite's reference ge
     ("wang2018-lstm", "harlow", {}),
     ("ritter2018-eplstm", "recurring-contextual-bandits", {}),
     ("nec-dnd", "recurring-contextual-bandits", {}),
+    ("jackpot-surprise-lstm", "jackpot-bandit", {}),  # an intrinsic bonus: the Python path
     ("wang2016-lstm", "gridworld", {}),
     ("wang2016-lstm", "gridworld", {"encoder": "conv", "encoder_width": 16}),
     ("wang2016-lstm", "gridworld@gymnasium", {}),  # the same task through Gymnasium's vector API
@@ -85,7 +87,9 @@ def batched(genome_spec: str, changes: dict, suite_name: str, batch: int, kernel
     """(env-steps/s, seconds per lifetime of the suite's budget, peak MiB, fused?, the environment's share
     of the time or None when the fused kernel steps it) of run_lifetime at batch B."""
     os.environ["EVO_FASTSLOW_KERNEL"] = kernel
-    os.environ["EVO_FASTSLOW_NUMERICS"] = numerics
+    if numerics == "native-cbwr":  # the alternative issue 11 proposed: MKL's fixed code path, set before torch loads
+        os.environ["MKL_CBWR"] = "AVX2"
+    os.environ["EVO_FASTSLOW_NUMERICS"] = numerics.removesuffix("-cbwr")
     import torch
 
     from evo_fastslow.genome import load_genome
@@ -175,7 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="only the suites whose name contains this")
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 64, 256])
-    parser.add_argument("--numerics", nargs="+", default=["reproducible", "native"], help="numerics modes to measure")
+    parser.add_argument("--numerics", nargs="+", default=["reproducible", "native"],
+                        choices=["reproducible", "native", "native-cbwr"],
+                        help="numerics modes to measure (native-cbwr: native with MKL_CBWR=AVX2)")
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
