@@ -127,6 +127,7 @@ class Evaluator:
         self._seen: dict[str, tuple[str, float]] = {}  # task key -> (worker, when first seen running there)
         self._done: deque[tuple[int, dict[str, Any]]] = deque()  # in-process: evaluated at start()
         self._completed: Any = None           # distributed.as_completed over the futures in flight
+        self._workers_asked = (-float("inf"), 1)  # (when, how many workers the scheduler named)
 
     def start(self, job: Job, priority: int = 0) -> None:
         if self.client is None:
@@ -235,9 +236,14 @@ class Evaluator:
 
     @property
     def workers(self) -> int:
+        """How many workers there are, asked of the scheduler at most once a second: the answer only sets
+        how many jobs are kept in flight (never what is computed), and each question is a round trip."""
         if self.client is None:
             return 1
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
+        now = time.monotonic()
+        if now - self._workers_asked[0] > 1.0:
+            self._workers_asked = (now, max(1, len(self.client.scheduler_info().get("workers", {}))))
+        return self._workers_asked[1]
 
 
 def _running_on(keys: list[str], dask_scheduler: Any = None) -> dict[str, str | None]:
