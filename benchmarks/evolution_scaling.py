@@ -88,6 +88,28 @@ def round_trip(searcher: str, workers: int, evaluations: int = 480) -> tuple[flo
     return 1000 * (wall1 - wall0) / (len(run.clocks) - 1), 1000 * (cpu1 - cpu0) / (len(run.clocks) - 1)
 
 
+def bare_dask(workers: int, evaluations: int = 480) -> tuple[float, float]:
+    """The same with no driver at all: a bare Dask loop (submit, as_completed, result) keeping two tasks
+    in flight per worker, each the same costless evaluation of one fixed genome. What Dask itself costs
+    the driver's process per task, the floor under `round_trip`."""
+    from distributed import Client, LocalCluster, as_completed
+
+    config = load_config("configs/quickstart.yaml", [])
+    genes, suites = config.space().default().genes, config.fitness_suites()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster, direct_to_workers=True) as client:
+        client.wait_for_workers(workers)
+        submit = lambda: client.submit(instant, genes, suites, 0, 0, None, pure=False)  # noqa: E731
+        completed, clocks = as_completed([submit() for _ in range(2 * workers)]), []
+        for done, future in enumerate(completed, start=1):
+            future.result()
+            clocks.append((time.perf_counter(), time.process_time()))
+            if done + 2 * workers <= evaluations:
+                completed.add(submit())
+    (wall0, cpu0), (wall1, cpu1) = clocks[0], clocks[-1]
+    return 1000 * (wall1 - wall0) / (len(clocks) - 1), 1000 * (cpu1 - cpu0) / (len(clocks) - 1)
+
+
 def warm_up(workers: int) -> dict[str, float]:
     config = load_config("configs/quickstart.yaml", [f"cluster.workers={workers}"])
     with open_evaluator(config.cluster, config.fitness_suites()) as evaluator:
@@ -191,10 +213,11 @@ def main() -> None:
                 table.add_row(searcher, str(workers), f"{result['wall']:.1f}", f"{result['utilisation']:.1%}")
         console.print(table)
         costs = {searcher: round_trip(searcher, 2) for searcher in SEARCHERS}
-        console.print("the outer loop's own cost per evaluation on 2 real workers, lifetimes costing nothing "
+        costs["bare Dask loop (no driver)"] = bare_dask(2)
+        console.print("the outer loop's cost per evaluation on 2 real workers, lifetimes costing nothing "
                       "(propose, archive commit, Dask submit, scheduling and gather; the scheduler runs in the "
-                      "driver's process): " + ", ".join(f"{searcher} {cpu:.2f} ms of driver CPU ({wall:.2f} ms wall)"
-                                                        for searcher, (wall, cpu) in costs.items()))
+                      "driver's process): " + ", ".join(f"{name} {cpu:.2f} ms of CPU ({wall:.2f} ms wall)"
+                                                        for name, (wall, cpu) in costs.items()))
         seconds = warm_up(2)
         console.print("warm-up per worker (kernels loaded, numeric fingerprint computed, on joining): "
                       + ", ".join(f"{s:.2f} s" for s in seconds.values()))

@@ -290,13 +290,13 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
         client = Client(config.address, security=_client_security(config))
     elif config.jobqueue is not None:
         cluster = _jobqueue_cluster(config, run_dir)
-        client = Client(cluster)
+        client = Client(cluster, direct_to_workers=True)
     else:
         # worker processes inherit the environment: one BLAS/OpenMP thread each
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         cluster = LocalCluster(n_workers=config.workers or os.cpu_count() or 1, threads_per_worker=1,
                                processes=True, host="127.0.0.1", dashboard_address=config.dashboard)
-        client = Client(cluster)
+        client = Client(cluster, direct_to_workers=True)
     try:
         client.register_plugin(WarmUp())
         if config.jobqueue is None or config.jobqueue.adapt is None:  # adaptive: jobs start once tasks wait
