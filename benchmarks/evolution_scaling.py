@@ -229,6 +229,8 @@ def main() -> None:
                         f"from {min(durations):.2f} to {max(durations):.2f} s")
     for column in ("searcher", "workers", "lag", "evaluations", "utilisation", "driver ms / evaluation"):
         table.add_column(column, justify="right")
+    for searcher in SIMULATED:  # lazy imports (pyribs, pymoo: seconds) outside the timed runs
+        simulated_run(searcher, 4, durations, 8)
     for workers in args.workers:
         for searcher, lag in (("ga", 0), ("nsga2", 0), ("aging", workers), ("aging", 2 * workers),
                               ("map-elites", 2 * workers)):
