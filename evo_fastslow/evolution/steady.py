@@ -42,7 +42,8 @@ class SteadyState:
         finished_epochs = checkpoint["generation"] + 1 if checkpoint else 0
         next_index, in_flight, started = 0, set(), time.perf_counter()
         epoch_started = started
-        with self._progress() as (bar, task):
+        failed = sum(e.status != "ok" for e in self.results.values())  # resumed ones; then counted as they come
+        with self._progress(failed) as (bar, task):
             while self.contiguous < self.total:
                 # a second job queued per worker hides the round trip to the driver between two jobs
                 capacity = 2 * max(1, self.evaluator.workers)
@@ -51,16 +52,15 @@ class SteadyState:
                     if self._propose(next_index):
                         in_flight.add(next_index)
                     next_index += 1
-                busy = min(len(in_flight), self.evaluator.workers or 1)  # queued jobs are not busy workers
-                bar.update(task, running=busy)
+                bar.update(task, running=min(len(in_flight), self.evaluator.workers))  # queued jobs: not busy
                 if in_flight:
                     key, outcome = self.evaluator.next_done()
                     self.results[key] = self.owner.archive_outcome(self.archive, key, outcome)
+                    failed += self.results[key].status != "ok"
                     in_flight.discard(key)
                 self._advance()
-                failed = sum(e.status != "ok" for e in self.results.values())
                 bar.update(task, completed=len(self.results), failed=failed,
-                           running=min(len(in_flight), self.evaluator.workers or 1), best=self.owner.best_text())
+                           running=min(len(in_flight), self.evaluator.workers), best=self.owner.best_text())
                 while finished_epochs < self.contiguous // self.popsize:  # an epoch's results are all in
                     self._finish_epoch(finished_epochs, time.perf_counter() - epoch_started, started)
                     finished_epochs, epoch_started = finished_epochs + 1, time.perf_counter()
@@ -91,25 +91,25 @@ class SteadyState:
                                                                        self.results.__getitem__))
         self.owner.finish_generation(stats, self.archive, started)
 
-    def _progress(self) -> Any:
+    def _progress(self, failed: int) -> Any:
         progress = Progress(TextColumn(self.owner.config.searcher.name), BarColumn(),
                             TextColumn("{task.completed}/{task.total} evaluated, {task.fields[failed]} failed, "
                                        "{task.fields[running]} workers busy, best so far {task.fields[best]}"),
                             TimeElapsedColumn(),
                             console=self.owner.console, transient=True, refresh_per_second=2)
-        return _Bar(progress, self.total, len(self.results), self.owner.best_text())
+        return _Bar(progress, self.total, len(self.results), failed, self.owner.best_text())
 
 
 class _Bar:
     """The progress bar as a context manager yielding (progress, task)."""
 
-    def __init__(self, progress: Progress, total: int, done: int, best: str):
-        self.progress, self.total, self.done, self.best = progress, total, done, best
+    def __init__(self, progress: Progress, total: int, done: int, failed: int, best: str):
+        self.progress, self.total, self.done, self.failed, self.best = progress, total, done, failed, best
 
     def __enter__(self) -> tuple[Progress, Any]:
         self.progress.__enter__()
         return self.progress, self.progress.add_task("evaluations", total=self.total, completed=self.done,
-                                                     failed=0, running=0, best=self.best)
+                                                     failed=self.failed, running=0, best=self.best)
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
