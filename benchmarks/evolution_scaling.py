@@ -84,8 +84,13 @@ def round_trip(searcher: str, workers: int, evaluations: int = 480) -> tuple[flo
         run = TimedRun(config, Path(tmp) / "run", console=Console(stderr=True, quiet=True), evaluate_fn=instant)
         run.clocks = []
         run.start()
-    (wall0, cpu0), (wall1, cpu1) = run.clocks[0], run.clocks[-1]
-    return 1000 * (wall1 - wall0) / (len(run.clocks) - 1), 1000 * (cpu1 - cpu0) / (len(run.clocks) - 1)
+    return _per_evaluation(run.clocks)
+
+
+def _per_evaluation(clocks: list[tuple[float, float]]) -> tuple[float, float]:
+    """(wall ms, CPU ms) per evaluation between the first and the last (wall, CPU) clock reading."""
+    (wall0, cpu0), (wall1, cpu1) = clocks[0], clocks[-1]
+    return 1000 * (wall1 - wall0) / (len(clocks) - 1), 1000 * (cpu1 - cpu0) / (len(clocks) - 1)
 
 
 def bare_dask(workers: int, evaluations: int = 480) -> tuple[float, float]:
@@ -106,8 +111,7 @@ def bare_dask(workers: int, evaluations: int = 480) -> tuple[float, float]:
             clocks.append((time.perf_counter(), time.process_time()))
             if done + 2 * workers <= evaluations:
                 completed.add(submit())
-    (wall0, cpu0), (wall1, cpu1) = clocks[0], clocks[-1]
-    return 1000 * (wall1 - wall0) / (len(clocks) - 1), 1000 * (cpu1 - cpu0) / (len(clocks) - 1)
+    return _per_evaluation(clocks)
 
 
 def warm_up(workers: int) -> dict[str, float]:

@@ -6,11 +6,13 @@ an A2C update per episode. The batched lifetime is `run_lifetime` itself: throug
 where the genome fits it (lifetime/fused.py), and then also through the Python path
 (EVO_FASTSLOW_KERNEL=off) beside it; each in both numerics modes: `reproducible` (the default: the
 same numbers on every CPU) beside `native` (ATen's and NumPy's per-CPU kernels, what the project did
-before issue 11), and on request `native-cbwr` (native with MKL's conditional numerical reproducibility
-pinned, `MKL_CBWR=AVX2`: the other way to fixed numbers that was measured against ours). Each configuration runs in a fresh process (so peak memory is its own), one after
-the other, on one thread.
+before issue 11), and on request `native-cbwr` (native with MKL's conditional numerical
+reproducibility pinned, `MKL_CBWR=AVX2`: the other way to fixed numbers, measured against ours).
+Each configuration runs in a fresh process (so peak memory is its own), one after the other, on one
+thread.
 
-    python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256] [--numerics reproducible native native-cbwr]
+    python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
+                                             [--numerics reproducible native native-cbwr]
 
 Rows: the reference genome of every suite (and a GRU twin of the bandit's) at each batch size, and
 the naive loop for each suite whose reference genome has no episodic memory. Peak memory is the process's (torch included).
