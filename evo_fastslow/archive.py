@@ -7,12 +7,15 @@ The schema has a version (SQLite's `user_version`): an archive of an older versi
 place when opened, one of a newer version is refused, a file that is not an archive is named as such.
 Version 1 had no numeric fingerprints (evaluations read as fingerprint ''), version 2 no start and end
 times (read as 0: unknown), version 3 no replicates (validation and ablation lifetimes, added empty),
-version 4 no weights table (inheritance: every genome started from fresh weights, added empty).
+version 4 no weights table (inheritance: every genome started from fresh weights, added empty),
+version 5 no trials and no estimates (one lifetime per genome: replicates 1, rung 0, no interval).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -21,7 +24,8 @@ from typing import Any, Iterator
 
 from evo_fastslow.errors import InputError
 
-VERSION = 5
+VERSION = 6
+DETERMINED = ("status", "reason", "fitness", "scores", "metrics", "final_weights")  # of a trial: no timings
 TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -37,7 +41,15 @@ CREATE TABLE IF NOT EXISTS evaluations (
     status TEXT NOT NULL, reason TEXT NOT NULL, fitness REAL NOT NULL,
     scores TEXT NOT NULL, metrics TEXT NOT NULL, curves TEXT NOT NULL,
     wall_seconds REAL NOT NULL, worker TEXT NOT NULL, recorded_at REAL NOT NULL,
-    fingerprint TEXT NOT NULL DEFAULT '', started_at REAL NOT NULL DEFAULT 0, finished_at REAL NOT NULL DEFAULT 0
+    fingerprint TEXT NOT NULL DEFAULT '', started_at REAL NOT NULL DEFAULT 0, finished_at REAL NOT NULL DEFAULT 0,
+    replicates INTEGER NOT NULL DEFAULT 1, ci_low REAL, ci_high REAL, rung INTEGER NOT NULL DEFAULT 0,
+    decision TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS trials (
+    subject TEXT NOT NULL, rung INTEGER NOT NULL, replicate INTEGER NOT NULL,
+    genes TEXT NOT NULL, weights TEXT NOT NULL, env_steps INTEGER NOT NULL, outcome TEXT NOT NULL,
+    issuer INTEGER NOT NULL,
+    PRIMARY KEY (subject, rung, replicate)
 );
 CREATE TABLE IF NOT EXISTS fingerprints (
     digest TEXT PRIMARY KEY, details TEXT NOT NULL
@@ -87,6 +99,11 @@ class Evaluation:
     fingerprint: str = ""  # digest of the worker's numeric fingerprint (numerics/fingerprint.py)
     started_at: float = 0.0   # the worker's clock (Unix seconds) when the evaluation started, 0 if unknown
     finished_at: float = 0.0  # ... and when it ended: utilisation, not results
+    replicates: int = 1       # lifetimes the fitness is the mean of (evolution/selection.py)
+    ci_low: float = math.nan  # 95% t interval of that mean (NaN for one replicate)
+    ci_high: float = math.nan
+    rung: int = 0             # the budget rung it reached (the last one is the full lifetime)
+    decision: str = ""        # why its evaluation stopped there: promoted, raced out, max replicates, ...
 
 
 class Archive:
@@ -123,6 +140,10 @@ class Archive:
             if tables and version < 3:  # version 2: no start and end times
                 self.db.execute("ALTER TABLE evaluations ADD COLUMN started_at REAL NOT NULL DEFAULT 0")
                 self.db.execute("ALTER TABLE evaluations ADD COLUMN finished_at REAL NOT NULL DEFAULT 0")
+            if tables and version < 6:  # version 5: one lifetime per genome
+                for column in ("replicates INTEGER NOT NULL DEFAULT 1", "ci_low REAL", "ci_high REAL",
+                               "rung INTEGER NOT NULL DEFAULT 0", "decision TEXT NOT NULL DEFAULT ''"):
+                    self.db.execute(f"ALTER TABLE evaluations ADD COLUMN {column}")
         self.db.executescript(SCHEMA)
         self.db.execute(f"PRAGMA user_version = {VERSION}")
 
@@ -164,10 +185,47 @@ class Archive:
     def add_evaluation(self, e: Evaluation) -> None:
         """Committed at once: a crash after this loses nothing of it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.genome_id, e.status, e.reason, e.fitness, json.dumps(e.scores, sort_keys=True),
              json.dumps(e.metrics, sort_keys=True), json.dumps(e.curves), e.wall_seconds, e.worker, time.time(),
-             e.fingerprint, e.started_at, e.finished_at))
+             e.fingerprint, e.started_at, e.finished_at, e.replicates, _real(e.ci_low), _real(e.ci_high), e.rung,
+             e.decision))
+
+    # --- trials: a genome's lifetimes on the shared replicate pool (evolution/trials.py) -------------
+    def add_trial(self, subject: str, rung: int, replicate: int, genes: dict[str, Any], weights: str,
+                  env_steps: int, outcome: dict[str, Any], issuer: int) -> None:
+        """`issuer`: the genome whose plan first asked for it (what its env-steps are charged to)."""
+        self.db.execute("INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (subject, rung, replicate, json.dumps(genes, sort_keys=True), weights, env_steps,
+                         json.dumps(outcome, sort_keys=True), issuer))
+
+    def spending_by_generation(self, population: int) -> dict[int, int]:
+        """Env-steps of the trials first asked for by each generation's (or epoch's) genomes."""
+        return dict(self.db.execute("SELECT issuer / ?, SUM(env_steps) FROM trials GROUP BY issuer / ?",
+                                    (population, population)).fetchall())
+
+    def trials(self) -> dict[Any, dict[str, Any]]:
+        """Every finished trial's outcome, by Trial(subject, rung, replicate)."""
+        from evo_fastslow.evolution.selection import Trial
+
+        return {Trial(s, k, r): _json(o, "trials", r, self.path)
+                for s, k, r, o in self.db.execute("SELECT subject, rung, replicate, outcome FROM trials")}
+
+    def spending(self) -> dict[str, Any]:
+        """Trials per rung, env-steps spent on them, and distinct genomes (subjects) evaluated."""
+        rows = self.db.execute("SELECT rung, COUNT(*), SUM(env_steps), COUNT(DISTINCT subject) FROM trials "
+                               "GROUP BY rung ORDER BY rung").fetchall()
+        if not rows:
+            return {}
+        return {"trials": [r[1] for r in rows], "env_steps": sum(r[2] for r in rows),
+                "genomes": self.db.execute("SELECT COUNT(DISTINCT subject) FROM trials").fetchone()[0]}
+
+    def trial_rows(self) -> list[tuple]:
+        """(subject, genes, weights, rung, replicate, env_steps, status, fitness) of every trial, in order."""
+        return [(s, _json(g, "trials", r, self.path), w, k, r, n, json.loads(o)["status"], json.loads(o)["fitness"])
+                for s, g, w, k, r, n, o in self.db.execute(
+                    "SELECT subject, genes, weights, rung, replicate, env_steps, outcome FROM trials "
+                    "ORDER BY subject, rung, replicate")]
 
     def add_fingerprint(self, details: dict[str, Any]) -> None:
         self.db.execute("INSERT OR IGNORE INTO fingerprints VALUES (?, ?)",
@@ -177,10 +235,17 @@ class Archive:
         """Every numeric fingerprint seen in this run, by digest."""
         return {row[0]: json.loads(row[1]) for row in self.db.execute("SELECT digest, details FROM fingerprints")}
 
+    def lifetime_spans(self) -> list[tuple[str, float, float]]:
+        """(worker, started, finished) of every timed lifetime: evaluations of one lifetime, and trials."""
+        rows = self.db.execute("SELECT worker, started_at, finished_at FROM evaluations WHERE started_at > 0").fetchall()
+        return rows + [(o.get("worker", ""), o.get("started_at", 0.0), o.get("finished_at", 0.0))
+                       for o in (json.loads(t[0]) for t in self.db.execute("SELECT outcome FROM trials"))
+                       if o.get("started_at", 0.0) > 0]
+
     def utilisation(self) -> dict[str, float] | None:
         """Busy worker-time over (workers x the span from the first start to the last end), from the
         workers' clocks; None before any timed evaluation."""
-        rows = self.db.execute("SELECT worker, started_at, finished_at FROM evaluations WHERE started_at > 0").fetchall()
+        rows = self.lifetime_spans()
         if not rows:
             return None
         workers = {row[0] for row in rows}
@@ -190,7 +255,11 @@ class Archive:
                 "utilisation": busy / (len(workers) * span) if span > 0 else 1.0}
 
     def fingerprint_counts(self) -> dict[str, int]:
-        """How many evaluations each fingerprint digest computed ('' for archives of version 1)."""
+        """How many lifetimes each fingerprint digest computed: trials where the run has them, else
+        evaluations ('' for archives of version 1)."""
+        trials = Counter(json.loads(o[0]).get("fingerprint", "") for o in self.db.execute("SELECT outcome FROM trials"))
+        if trials:
+            return dict(trials)
         return dict(self.db.execute("SELECT fingerprint, COUNT(*) FROM evaluations GROUP BY fingerprint"))
 
     def evaluations(self, genome_ids: list[int] | None = None) -> dict[int, Evaluation]:
@@ -219,10 +288,12 @@ class Archive:
         yield from self.db.execute("SELECT * FROM generations ORDER BY generation")
 
     def ranked(self, limit: int | None = None) -> list[tuple[GenomeRecord, Evaluation]]:
-        """Evaluated genomes, best fitness first (ties: earliest first)."""
+        """Evaluated genomes, best first: successes, then the highest budget rung, survivors of a race before
+        those it stopped, then fitness (ties: earliest); evolution/selection.py: level."""
         rows = self.db.execute(
             "SELECT g.*, e.* FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
-            "ORDER BY e.fitness DESC, g.id ASC" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+            "ORDER BY e.status = 'ok' DESC, 2 * e.rung + (e.decision NOT LIKE 'raced out%') DESC, e.fitness DESC, "
+            "g.id ASC" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
         return [(_genome(row[:6], self.path), _evaluation(row[6:], self.path)) for row in rows]
 
     # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
@@ -272,13 +343,20 @@ class Archive:
         return None if row is None else _genome(row, self.path)
 
     def snapshot(self) -> list[tuple]:
-        """What two runs must agree on: every genome, its evaluation's outcome (no timings, no workers) and
-        the hashes of the weights it started from and ended with."""
+        """What two runs must agree on: every genome, its evaluation's outcome (no timings, no workers), the
+        hashes of the weights it started from and ended with, and its estimate's evidence."""
         return self.db.execute(
             "SELECT g.id, g.generation, g.idx, g.genes, g.origin, g.parents, e.status, e.reason, e.fitness, "
-            "e.scores, e.metrics, w.initial, w.note, w.final FROM genomes g "
-            "LEFT JOIN evaluations e ON e.genome_id = g.id LEFT JOIN weights w ON w.genome_id = g.id ORDER BY g.id"
-        ).fetchall()
+            "e.scores, e.metrics, w.initial, w.note, w.final, e.replicates, e.ci_low, e.ci_high, e.rung, e.decision "
+            "FROM genomes g LEFT JOIN evaluations e ON e.genome_id = g.id LEFT JOIN weights w ON w.genome_id = g.id "
+            "ORDER BY g.id").fetchall()
+
+    def trial_snapshot(self) -> list[tuple]:
+        """Every trial and what it computed (no timings, no workers): what two runs must agree on, too."""
+        return [(s, g, w, k, r, n, *(json.dumps(json.loads(o).get(f), sort_keys=True) for f in DETERMINED))
+                for s, g, w, k, r, n, o in self.db.execute(
+                    "SELECT subject, genes, weights, rung, replicate, env_steps, outcome FROM trials "
+                    "ORDER BY subject, rung, replicate")]
 
 
 def _genome(row: tuple, path: Path) -> GenomeRecord:
@@ -288,7 +366,18 @@ def _genome(row: tuple, path: Path) -> GenomeRecord:
 
 def _evaluation(row: tuple, path: Path) -> Evaluation:
     scores, metrics, curves = (_json(row[i], "evaluations", row[0], path) for i in (4, 5, 6))
-    return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10], row[11], row[12])
+    extra = {} if len(row) <= 13 else {"replicates": row[13], "ci_low": _nan(row[14]), "ci_high": _nan(row[15]),
+                                       "rung": row[16], "decision": row[17]}
+    return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10], row[11],
+                      row[12], **extra)
+
+
+def _real(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _json(text: str, table: str, key: int, path: Path) -> Any:

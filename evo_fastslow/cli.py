@@ -130,8 +130,10 @@ def _found(run_dir: Path) -> None:
         console.print(biases_table(archive))
     if best:
         record, evaluation = best[0]
+        evidence = (f" [95% CI {evaluation.ci_low:.4f}, {evaluation.ci_high:.4f}] over {evaluation.replicates} "
+                    "replicates" if evaluation.replicates > 1 else "")
         console.print(f"best genome: id {record.id} (generation {record.generation + 1}), "
-                      f"fitness {evaluation.fitness:.4f}: {json.dumps(record.genes)}")
+                      f"fitness {evaluation.fitness:.4f}{evidence}: {json.dumps(record.genes)}")
     console.print(f"run directory: {run_dir} (evo-fastslow inspect {run_dir})")
 
 

@@ -26,8 +26,9 @@ def evolve(run_dir: Path, *overrides: str, env: dict[str, str] | None = None, ti
 
 
 def snapshot(run_dir: Path) -> list[tuple]:
+    """Every genome with its evaluation, then every trial (evolution/trials.py), without timings."""
     with Archive(run_dir / "archive.sqlite") as archive:
-        return archive.snapshot()
+        return archive.snapshot() + archive.trial_snapshot()
 
 
 def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, limit: float = 120) -> int:

@@ -29,6 +29,11 @@ def _snapshot(run_dir):
         return archive.snapshot()
 
 
+def _trials(run_dir):
+    with Archive(run_dir / "archive.sqlite") as archive:
+        return archive.trial_snapshot()
+
+
 def _delayed(genes, suites, seed, task_seed, timeout):
     """The real evaluation, then a random delay: results arrive in another order each time."""
     outcome = evaluate(genes, suites, seed, task_seed, timeout)
@@ -46,6 +51,8 @@ def test_one_worker_two_workers_and_random_delays_give_one_archive(tmp_path):
     first = runs["in-process"]
     assert len(first) == 12 and all(row[6] == "ok" for row in first)
     assert all(snapshot == first for snapshot in runs.values())
+    trials = {name: _trials(tmp_path / name) for name in runs}
+    assert all(t == trials["in-process"] for t in trials.values()) and len(trials["in-process"]) > 12
     origins = [row[4] for row in first]
     assert origins[:4] == ["random"] * 4 and set(origins[4:]) == {"mutation"}
     parents = [eval(row[5]) for row in first[4:]]  # noqa: S307 - JSON lists of ints
@@ -67,6 +74,7 @@ def test_killed_and_resumed_gives_the_same_archive(tmp_path):
     assert 6 <= interrupted < 12, "the kill must land in the middle of the run"
     assert main(["resume", str(killed)]) == 0
     assert _snapshot(killed) == _snapshot(reference)
+    assert _trials(killed) == _trials(reference)
 
 
 def test_aging_selects_the_best_of_its_sample_from_the_lagged_window():
@@ -99,10 +107,10 @@ def test_each_evaluation_records_when_and_where_it_ran_and_inspect_shows_utilisa
     run_dir = tmp_path / "run"
     Run(load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=2"]), run_dir).start()
     with Archive(run_dir / "archive.sqlite") as archive:
-        evaluations = list(archive.evaluations().values())
+        trials = list(archive.trials().values())  # each lifetime: when and where it ran
         use = archive.utilisation()
-    assert all(0 < e.started_at < e.finished_at for e in evaluations)
+    assert trials and all(0 < t["started_at"] < t["finished_at"] for t in trials)
     assert use["workers"] == 2 and 0 < use["utilisation"] <= 1
-    assert abs(use["busy_seconds"] - sum(e.finished_at - e.started_at for e in evaluations)) < 1e-6
+    assert abs(use["busy_seconds"] - sum(t["finished_at"] - t["started_at"] for t in trials)) < 1e-6
     assert main(["inspect", str(run_dir)]) == 0
     assert f"worker utilisation {use['utilisation']:.0%}" in capsys.readouterr().out

@@ -33,11 +33,19 @@ def _run(config, run_dir, **kwargs):
         return archive.snapshot()
 
 
+def _trials(run_dir):
+    with Archive(run_dir / "archive.sqlite") as archive:
+        return archive.trial_snapshot()
+
+
 def test_one_worker_and_two_workers_give_the_same_archive(tmp_path):
     one = _run(_config(tmp_path, workers=1), tmp_path / "one")
     two = _run(_config(tmp_path, workers=2), tmp_path / "two")
     assert len(one) == 8 and all(row[6] == "ok" for row in one)
     assert one == two
+    trials = _trials(tmp_path / "one")
+    assert trials == _trials(tmp_path / "two")
+    assert {row[3] for row in trials} == {0, 1} and max(row[4] for row in trials) >= 1  # rungs, replicates
     workers = {r[0] for r in sqlite3.connect(tmp_path / "two" / "archive.sqlite").execute(
         "SELECT DISTINCT worker FROM evaluations")}
     assert len(workers) == 2  # both workers did evaluations
@@ -81,6 +89,7 @@ def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_
     straight = _run(load_config(config_path, [*TINY, "cluster.workers=0", *overrides]), tmp_path / "straight")
     with Archive(killed / "archive.sqlite") as archive:
         assert archive.snapshot() == straight
+        assert archive.trial_snapshot() == _trials(tmp_path / "straight")
         assert len(archive.evaluations()) == 12  # none lost, none twice
 
 
@@ -117,7 +126,8 @@ def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_pa
     assert all(e.status == "error" and "boom in user code" in e.reason and e.fitness == WORST_FITNESS
                for e in by_core["feedforward"])
     assert all(e.status == "ok" for e in by_core["lstm"])
-    assert run.best_so_far == max(e.fitness for e in by_core["lstm"])  # the progress bar's best: successes only
+    best = max(by_core["lstm"], key=run.value)  # the progress bar's best: successes only, ranked as searchers do
+    assert run.value(run.best_so_far) == run.value(best) and run.best_so_far.status == "ok"
 
 
 def _crash(genes, suites, seed, task_seed, timeout):

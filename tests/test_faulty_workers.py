@@ -75,3 +75,28 @@ def test_frozen_and_killed_workers_leave_the_archive_unchanged(tmp_path):
         assert proc.returncode == 0, err
         assert snapshot(run_dir) == snapshot(tmp_path / "reference"), fault
         assert elapsed < 120, f"{fault}: the run stood still ({elapsed:.0f} s)"
+
+
+def test_a_frozen_worker_costs_seconds_with_the_default_config(tmp_path):
+    """No straggler setting: the adaptive limit (a multiple of the running median of this run's seconds per
+    unit of expected cost, at least 10 s) gives the frozen worker's trial a backup copy."""
+    reference = _evolve(tmp_path / "reference", "cluster.workers=0")
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+    elapsed = {}
+    for fault in ("unfrozen", "frozen"):
+        workers, run_dir = [], tmp_path / fault / "run"
+        with dask_processes(run_dir.parent, [{}, {}], workers=workers) as address:
+            started = time.time()
+            proc = _evolve(run_dir, f"cluster.address={address}")
+            _wait_for_evaluations(run_dir, 1, proc)
+            if fault == "frozen":
+                os.killpg(workers[0].pid, signal.SIGSTOP)
+            try:
+                out, err = proc.communicate(timeout=300)
+            finally:
+                proc.kill()
+            elapsed[fault] = time.time() - started
+        assert proc.returncode == 0, err
+        assert snapshot(run_dir) == snapshot(tmp_path / "reference"), fault
+    print("frozen-worker run, seconds:", elapsed)
+    assert elapsed["frozen"] < elapsed["unfrozen"] + 60, elapsed

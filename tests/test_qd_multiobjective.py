@@ -39,7 +39,7 @@ def _cell_landscape(space, genes):
 
 
 def test_map_elites_covers_the_map_and_its_elites_are_the_cells_optima(tmp_path):
-    config = load_config("configs/quickstart.yaml", ["searcher.name=map-elites", "population=10", "generations=30",
+    config = load_config("configs/quickstart.yaml", ["searcher.name=map-elites", "evaluation.rungs=[1.0]", "population=10", "generations=30",
                                                      "searcher.lag=3", "searcher.mutation_rate=0.3",
                                                      "cluster.workers=0"])
     Run(config, tmp_path / "run", evaluate_fn=_synthetic(config.space(), _cell_landscape)).start()
@@ -103,7 +103,7 @@ def test_nsga2_starts_from_seeded_genomes(tmp_path):
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
         "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 16]"]
-SEARCHERS = {"map-elites": ["searcher.name=map-elites", "searcher.lag=2"], "nsga2": ["searcher.name=nsga2"]}
+SEARCHERS = {"map-elites": ["searcher.name=map-elites", "evaluation.rungs=[1.0]", "searcher.lag=2"], "nsga2": ["searcher.name=nsga2"]}
 
 
 def _delayed(genes, suites, seed, task_seed, timeout):
@@ -166,8 +166,13 @@ def test_the_front_is_shown_validated_and_exported(tmp_path, capsys):
 
 def test_a_descriptor_naming_no_gene_is_refused(capsys):
     assert main(["evolve", "configs/quickstart.yaml", "--set", "searcher.name=map-elites",
-                 "--set", 'searcher.descriptors=[{"gene": "colour"}]']) == 2
+                 "--set", "evaluation.rungs=[1.0]", "--set", 'searcher.descriptors=[{"gene": "colour"}]']) == 2
     assert "descriptor gene 'colour' is not a gene" in capsys.readouterr().err
+
+
+def test_map_elites_with_budget_rungs_is_refused_naming_the_field(capsys):
+    assert main(["evolve", "configs/quickstart.yaml", "--set", "searcher.name=map-elites"]) == 2
+    assert "evaluation.rungs: [1.0] with searcher map-elites" in capsys.readouterr().err
 
 
 def test_descriptors_from_genes_and_from_measured_outcomes():
@@ -191,7 +196,7 @@ def test_descriptors_from_genes_and_from_measured_outcomes():
 
 
 def test_inspect_and_report_draw_the_map(tmp_path, capsys):
-    config = load_config("configs/quickstart.yaml", ["searcher.name=map-elites", "population=6", "generations=4",
+    config = load_config("configs/quickstart.yaml", ["searcher.name=map-elites", "evaluation.rungs=[1.0]", "population=6", "generations=4",
                                                      "searcher.lag=2", "cluster.workers=0"])
     Run(config, tmp_path / "run", evaluate_fn=_synthetic(config.space(), _cell_landscape)).start()
     capsys.readouterr()

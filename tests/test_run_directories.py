@@ -134,14 +134,17 @@ def test_a_resumed_config_must_match_the_archive(finished_run, tmp_path, capsys)
 def test_an_archive_of_schema_version_1_is_migrated(finished_run, tmp_path):
     run_dir = _damaged(finished_run, tmp_path, "old", lambda d: None)
     with sqlite3.connect(run_dir / "archive.sqlite") as db:  # as version 1 wrote it: no fingerprints, no times
-        for column in ("fingerprint", "started_at", "finished_at"):
+        for column in ("fingerprint", "started_at", "finished_at", "replicates", "ci_low", "ci_high", "rung",
+                       "decision"):
             db.execute(f"ALTER TABLE evaluations DROP COLUMN {column}")
         db.execute("DROP TABLE fingerprints")
+        db.execute("DROP TABLE trials")
         db.execute("PRAGMA user_version = 0")
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
         evaluations = archive.evaluations()
         assert len(evaluations) == 6 and {e.fingerprint for e in evaluations.values()} == {""}
         assert {e.started_at for e in evaluations.values()} == {0.0} and archive.utilisation() is None
+        assert {(e.replicates, e.rung) for e in evaluations.values()} == {(1, 0)}  # one lifetime each
         assert archive.fingerprint_counts() == {"": 6}
     assert sqlite3.connect(run_dir / "archive.sqlite").execute("PRAGMA user_version").fetchone()[0] == VERSION
 

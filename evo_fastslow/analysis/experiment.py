@@ -90,10 +90,11 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
     source = open_source(str(run_dir), None, None, workers)
     with source.archive:
         budget = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
+        by_generation = source.archive.spending_by_generation(config.population)  # trials: what each cost
         curve, best_so_far, spent = [], float("-inf"), 0
         for row in source.archive.generation_summaries():
             best_fitness, evaluations = row[1], row[4]  # (generation, best, mean, best id, evaluations, ...)
-            spent += evaluations * budget
+            spent += by_generation.get(row[0], 0) if by_generation else evaluations * budget
             best_so_far = max(best_so_far, best_fitness)
             curve.append((spent, best_so_far))
         found = source.top(1)

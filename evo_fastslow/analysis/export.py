@@ -40,7 +40,9 @@ def evaluations_frame(archive: Archive) -> pd.DataFrame:
                                **{f"gene.{k}": v for k, v in g.genes.items()}}
         e = evaluations.get(g.id)
         if e is not None:
-            row.update({"status": e.status, "reason": e.reason, "fitness": e.fitness, **_scalars("score.", e.scores),
+            row.update({"status": e.status, "reason": e.reason, "fitness": e.fitness, "replicates": e.replicates,
+                        "fitness_ci_low": e.ci_low, "fitness_ci_high": e.ci_high, "rung": e.rung,
+                        "decision": e.decision, **_scalars("score.", e.scores),
                         **_scalars("", e.metrics), "wall_seconds": e.wall_seconds, "worker": e.worker,
                         "fingerprint": e.fingerprint, "started_at": e.started_at, "finished_at": e.finished_at})
         rows.append(row)

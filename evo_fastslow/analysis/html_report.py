@@ -4,6 +4,7 @@ inline SVG (matplotlib), tables are HTML; it opens offline in any browser."""
 from __future__ import annotations
 
 import html
+import json
 
 from pathlib import Path
 from typing import Any, Sequence
@@ -12,6 +13,7 @@ import yaml
 
 from evo_fastslow.analysis import plots
 from evo_fastslow.analysis.ablate import verdict
+from evo_fastslow.analysis.evidence import evidence_report
 from evo_fastslow.analysis.lineage import lineage
 from evo_fastslow.analysis.maps import front, map_history
 from evo_fastslow.analysis.statistics import format_interval
@@ -80,8 +82,19 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
                  _section("Fitness and searched genes over generations",
                           plots.svg(plots.progress_figure(archive, run_dir.name))),
                  _section(f"Top {len(ranked)} genomes", _table(
-                     ["genome", "fitness", "generation", "origin", *genes],
-                     [[r.id, e.fitness, r.generation + 1, r.origin, *(r.genes.get(g) for g in genes)] for r, e in ranked]))]
+                     ["genome", "fitness", "95% CI", "replicates", "rung", "generation", "origin", *genes],
+                     [[r.id, e.fitness, f"[{e.ci_low:.3f}, {e.ci_high:.3f}]" if e.replicates > 1 else "-",
+                       e.replicates, e.rung, r.generation + 1, r.origin, *(r.genes.get(g) for g in genes)]
+                      for r, e in ranked]))]
+        evidence = evidence_report(archive)
+        if evidence is not None:
+            parts.append(_section("Selection's evidence", _table(["measure", "value"], [
+                ["genomes per rung reached", json.dumps(evidence["genomes_per_rung"])],
+                ["decisions", json.dumps(evidence["decisions"])],
+                ["trials per rung", " + ".join(map(str, evidence["trials_per_rung"]))],
+                ["env-steps spent", f"{evidence['env_steps'] / 1e6:.3g}M (one full lifetime per genome: "
+                                    f"{evidence['one_full_lifetime_each'] / 1e6:.3g}M)"],
+                ["P(incumbent is the best of the top 3), bootstrap", f"{evidence['probability_incumbent_best']:.2f}"]])))
         qd = plots.map_figure(archive)
         if qd is not None:
             history = map_history(archive)

@@ -40,6 +40,11 @@ def top_table(archive: Archive, top: int) -> Table:
     for record, _ in ranked:
         table.add_column(str(record.id), justify="right", overflow="fold")
     table.add_row("fitness", *(f"{e.fitness:.4f}" for _, e in ranked), style="bold")
+    if any(e.replicates > 1 or e.decision for _, e in ranked):
+        table.add_row("95% interval", *(f"[{e.ci_low:.3f}, {e.ci_high:.3f}]" if e.replicates > 1 else "-"
+                                        for _, e in ranked))
+        table.add_row("replicates", *(str(e.replicates) for _, e in ranked))
+        table.add_row("rung", *(str(e.rung) for _, e in ranked))
     table.add_row("generation", *(str(r.generation + 1) for r, _ in ranked))
     table.add_row("origin", *(r.origin for r, _ in ranked))
     for gene in _searched_genes(archive):
@@ -134,7 +139,7 @@ def failures_table(archive: Archive) -> Table | None:
 def utilisation_over_time(archive: Archive, bins: int = 10) -> list[dict[str, float]]:
     """Busy workers over time, from the workers' start and end clocks: per time bin, the mean number of
     evaluations running and that as a share of the workers seen."""
-    spans = [(e.started_at, e.finished_at, e.worker) for e in archive.evaluations().values() if e.started_at > 0]
+    spans = [(started, finished, worker) for worker, started, finished in archive.lifetime_spans()]
     if not spans:
         return []
     start, end = min(s for s, _, _ in spans), max(f for _, f, _ in spans)
@@ -168,9 +173,9 @@ def reproducibility_notes(archive: Archive) -> list[str]:
     for digest, count in sorted(counts.items(), key=lambda kv: -kv[1]):
         info = details.get(digest, {})
         about = ", ".join(f"{k} {info[k]}" for k in ("mode", "engine", "torch", "probe") if k in info)
-        notes.append(f"numeric fingerprint {digest or '(not recorded)'}: {count} evaluations" + (f" ({about})" if about else ""))
+        notes.append(f"numeric fingerprint {digest or '(not recorded)'}: {count} lifetimes" + (f" ({about})" if about else ""))
     if len([d for d in counts if d]) > 1:
-        notes.append("[yellow]warning:[/] evaluations were computed with more than one numeric fingerprint: "
+        notes.append("[yellow]warning:[/] lifetimes were computed with more than one numeric fingerprint: "
                      "the same genome may get another fitness on another worker; the archive is not reproducible")
     machine = Counter(e.status for e in archive.evaluations().values() if e.reason.startswith(MACHINE_DEPENDENT))
     use = archive.utilisation()
@@ -193,8 +198,10 @@ def print_report(run_dir: Path, top: int, console: Console) -> None:
         from evo_fastslow.analysis.maps import front_table, map_table
 
         architecture = [g for g in _searched_genes(archive) if g in ARCHITECTURE_GENES]
-        for table in (map_table(archive), front_table(archive, architecture), failures_table(archive),
-                      utilisation_table(archive)):
+        from evo_fastslow.analysis.evidence import evidence_table
+
+        for table in (evidence_table(archive), map_table(archive), front_table(archive, architecture),
+                      failures_table(archive), utilisation_table(archive)):
             if table is not None:
                 console.print(table)
         for note in reproducibility_notes(archive):

@@ -68,7 +68,14 @@ class ClusterConfig(BaseModel):
                                             "worker gets a backup copy on another (a frozen or failing node); the "
                                             "first to finish counts: evaluations are pure, so the result is the same. "
                                             "Also how long fetching a finished result may take before the job is "
-                                            "evaluated again elsewhere (default 60 s)")
+                                            "evaluated again elsewhere. Default: adaptive (straggler_multiple)")
+    straggler_multiple: float | None = Field(3.0, gt=1, description="without straggler_seconds: a job running "
+                                             "longer than this multiple of its expected time (the running median "
+                                             "of this run's seconds per unit of expected cost, times its cost; "
+                                             "at least straggler_floor) gets a backup copy, as Spark's speculative "
+                                             "execution does; null: no backup copies")
+    straggler_floor: float = Field(10.0, gt=0, description="seconds: the adaptive limit is never shorter "
+                                   "(nor before two jobs have finished)")
     security: Literal["temporary", "none"] | TLSFiles | None = Field(
         None, description="TLS for a job queue or a scheduler address: temporary (certificates made for the run; "
                           "the default for a job queue), {ca_file, cert, key}, or none (plain TCP, on purpose)")
@@ -100,6 +107,7 @@ class Job:
     weights: bytes | None = None  # initial weights (safetensors), evolution/inheritance.py
     weights_hash: str = ""   # ... their SHA-256, checked by the worker
     keep_weights: bool = False  # return the end-of-lifetime weights
+    suites: list | None = None  # the suites of this job (a budget rung's), else the evaluator's
 
     def inheritance_args(self) -> dict[str, Any]:
         """evaluate()'s weight arguments, only when there are any (an evaluate_fn may not take them)."""
@@ -119,9 +127,13 @@ class Evaluator:
     workers busy one job at a time (evolution/steady.py)."""
 
     def __init__(self, client: Any | None, suites: list, timeout: float | None, fn: EvaluateFn = evaluate,
-                 dashboard: str | None = None, straggler_seconds: float | None = None):
+                 dashboard: str | None = None, straggler_seconds: float | None = None,
+                 straggler_multiple: float | None = None, straggler_floor: float = 10.0):
         self.client, self.suites, self.timeout, self.fn = client, suites, timeout, fn
         self.dashboard, self.straggler_seconds = dashboard, straggler_seconds
+        self.straggler_multiple, self.straggler_floor = straggler_multiple, straggler_floor
+        self._rates: list[float] = []         # seconds per unit of expected cost of the jobs finished so far
+        self._suspects: set[str] = set()      # workers holding a straggler: no new job goes there until they deliver
         self._futures: dict[Any, int] = {}   # in flight on Dask: future -> job key (a backup copy: the same key)
         self._jobs: dict[int, Job] = {}       # in flight: job key -> job
         self._seen: dict[str, tuple[str, float]] = {}  # task key -> (worker, when first seen running there)
@@ -131,8 +143,8 @@ class Evaluator:
 
     def start(self, job: Job, priority: int = 0) -> None:
         if self.client is None:
-            self._done.append((job.key, self.fn(job.genes, self.suites, job.seed, job.task_seed, self.timeout,
-                                                **job.inheritance_args())))
+            self._done.append((job.key, self.fn(job.genes, job.suites or self.suites, job.seed, job.task_seed,
+                                                self.timeout, **job.inheritance_args())))
             return
         self._jobs[job.key] = job
         self._submit(job, priority)
@@ -141,12 +153,13 @@ class Evaluator:
         from distributed import as_completed
 
         # suites are small plain data: sent with each job, no scattered state to lose
-        elsewhere = [w for w in self.client.scheduler_info()["workers"] if w != avoid] if avoid else None
-        future = self.client.submit(self.fn, job.genes, self.suites, job.seed, job.task_seed, self.timeout,
+        shunned = self._suspects | ({avoid} if avoid else set())
+        elsewhere = [w for w in self.client.scheduler_info()["workers"] if w not in shunned] if shunned else None
+        future = self.client.submit(self.fn, job.genes, job.suites or self.suites, job.seed, job.task_seed, self.timeout,
                                     **job.inheritance_args(), pure=False, priority=priority,
                                     workers=elsewhere or None, allow_other_workers=False)
         self._futures[future] = job.key
-        if self.straggler_seconds is not None:
+        if self.watches_stragglers:
             return  # _next_finished polls instead, to look for stragglers
         if self._completed is None:
             self._completed = as_completed([future])
@@ -162,11 +175,13 @@ class Evaluator:
             key = self._futures.pop(future)
             copies = [f for f, k in self._futures.items() if k == key]
             try:
-                outcome = future.result(timeout=self.straggler_seconds or RESULT_FETCH_SECONDS)
+                outcome = future.result(timeout=self.straggler_seconds or (
+                    self.straggler_floor if self.straggler_multiple else RESULT_FETCH_SECONDS))
             except TimeoutError:
                 # done, but the worker holding the outcome does not hand it over (frozen after finishing):
                 # evaluate the job again elsewhere; evaluations are pure, so the outcome is the same
                 holders = self.client.who_has([future]).get(future.key, ())
+                self._suspects.update(holders)
                 future.release()
                 if not copies:
                     self._submit(self._jobs[key], priority=1_000_000, avoid=next(iter(holders), None))
@@ -180,12 +195,31 @@ class Evaluator:
                 self._futures.pop(copy)
                 copy.cancel()
             future.release()
-            del self._jobs[key]
+            job = self._jobs.pop(key)
+            self._suspects.discard(outcome.get("worker", ""))  # it delivered: not frozen
+            if outcome.get("status") == "ok" and job.cost > 0:
+                self._rates.append(outcome.get("wall_seconds", 0.0) / job.cost)
             return key, outcome
 
+    @property
+    def watches_stragglers(self) -> bool:
+        return self.straggler_seconds is not None or self.straggler_multiple is not None
+
+    def straggler_limit(self, job: Job) -> float:
+        """Seconds a job may run on one worker before it gets a backup copy: fixed, or adaptive — a multiple
+        of the running median of seconds per unit of expected cost, times the job's cost, with a floor."""
+        if self.straggler_seconds is not None:
+            return self.straggler_seconds
+        if len(self._rates) < 2:
+            return float("inf")
+        rates = sorted(self._rates)
+        median = rates[len(rates) // 2] if len(rates) % 2 else (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2
+        return max(self.straggler_floor, self.straggler_multiple * median * job.cost)
+
     def _next_finished(self) -> Any:
-        if self.straggler_seconds is None:
+        if not self.watches_stragglers:
             return next(self._completed)
+        poll = min(2.0, (self.straggler_seconds or self.straggler_floor) / 4)
         while True:  # wake up now and then to look for stragglers
             done = [f for f in self._futures if f.done()]
             if done:
@@ -193,12 +227,12 @@ class Evaluator:
             from distributed import wait
 
             try:
-                wait(list(self._futures), timeout=min(2.0, self.straggler_seconds / 4), return_when="FIRST_COMPLETED")
+                wait(list(self._futures), timeout=poll, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 self._back_up_stragglers()
 
     def _back_up_stragglers(self) -> None:
-        """An evaluation seen running on the same worker for longer than `straggler_seconds`, without a
+        """An evaluation seen running on the same worker for longer than its straggler limit, without a
         backup yet, gets one on any other worker."""
         running = self.client.run_on_scheduler(_running_on, keys=[f.key for f in self._futures])
         now = time.monotonic()
@@ -208,7 +242,9 @@ class Evaluator:
             if worker is None or self._seen.get(future.key, (None,))[0] != worker:
                 self._seen[future.key] = (worker, now)
                 continue
-            if now - self._seen[future.key][1] > self.straggler_seconds and copies[key] == 1 and self.workers > 1:
+            if now - self._seen[future.key][1] > self.straggler_limit(self._jobs[key]) and copies[key] == 1 \
+                    and self.workers > 1:
+                self._suspects.add(worker)
                 self._submit(self._jobs[key], priority=1_000_000, avoid=worker)
                 copies[key] += 1
 
@@ -218,13 +254,14 @@ class Evaluator:
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
         # Longest first (Dask runs higher priority first), so that no long lifetime is left alone at the end.
-        ranks = {job.key: rank for rank, job in enumerate(sorted(jobs, key=lambda j: (j.cost, -j.key)))}
-        for job in jobs:
+        order = sorted(range(len(jobs)), key=lambda i: (jobs[i].cost, -i))
+        ranks = {job_index: rank for rank, job_index in enumerate(order)}
+        for index, job in enumerate(jobs):
             if self.client is None:  # evaluate one, hand it over, then the next
                 self.start(job)
                 yield self.next_done()
             else:
-                self.start(job, ranks[job.key])
+                self.start(job, ranks[index])
         while self.in_flight:
             yield self.next_done()
 
@@ -302,7 +339,7 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
         if config.jobqueue is None or config.jobqueue.adapt is None:  # adaptive: jobs start once tasks wait
             client.wait_for_workers(1)  # a job queue's first job may wait in the queue a while
         yield Evaluator(client, suites, config.evaluation_timeout, fn, _dashboard(client, config, cluster),
-                        config.straggler_seconds)
+                        config.straggler_seconds, config.straggler_multiple, config.straggler_floor)
     finally:
         client.close()
         if cluster is not None:

@@ -18,6 +18,7 @@ from evo_fastslow.evolution.cluster import ClusterConfig
 from evo_fastslow.errors import InputError, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
+from evo_fastslow.evolution.selection import EvaluationConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
 from evo_fastslow.suite import FitnessSuite, load_suite
 from evo_fastslow.weights import genome_file_weights
@@ -58,6 +59,8 @@ class RunConfig(_Strict):
     population: int = Field(ge=2, description="genomes per generation")
     generations: int = Field(ge=1)
     searcher: SearcherConfig = SearcherConfig()
+    evaluation: EvaluationConfig = Field(EvaluationConfig(), description="how much evidence a fitness rests on: "
+                                         "replicates on shared seeds, racing, budget rungs (evolution/selection.py)")
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     seed_population: str | None = Field(None, description="genome file whose genomes start the search")
     inheritance: InheritanceConfig = Field(InheritanceConfig(), description="what a child inherits besides genes: "
@@ -89,6 +92,10 @@ class RunConfig(_Strict):
             raise ValueError(f"inheritance: darwinian with searcher {self.searcher.name} (its samples have no "
                              f"parent to inherit weights from); {self.inheritance.mode} needs ga, aging, map-elites "
                              "or nsga2")
+        if self.searcher.name == "map-elites" and len(self.evaluation.rungs) > 1:
+            raise ValueError("evaluation.rungs: [1.0] with searcher map-elites (promotion ranks a genome against "
+                             "the whole rung, which would keep the map's weaker cells empty; replicates and racing "
+                             "apply)")
         if self.searcher.name == "map-elites":
             from evo_fastslow.evolution.descriptors import DEFAULT_DESCRIPTORS, DescriptorSpace
 

@@ -29,6 +29,9 @@ from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER, Inheritance
 from evo_fastslow.evolution.aging import AgingEvolution
 from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.searchers import Candidate, make_searcher
+from evo_fastslow.evolution.selection import LEGACY, selection_value
+from evo_fastslow.evolution.rounds import evaluate_generation
+from evo_fastslow.evolution.trials import TrialBook
 from evo_fastslow.evolution.stats import GenerationStats, generation_stats
 from evo_fastslow.evolution.steady import SteadyState
 from evo_fastslow.lifetime import expected_cost
@@ -58,6 +61,8 @@ def read_run_config(run_dir: Path) -> RunConfig:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
         raise InputError(str(path), "YAML", f"the run's resolved config, valid YAML ({type(err).__name__})") from None
+    if isinstance(data, dict):
+        data.setdefault("evaluation", LEGACY)  # made before `evaluation:` existed: one lifetime per genome
     return validate_config(data, str(path))
 
 
@@ -105,7 +110,8 @@ class Run:
         self.inheritance: Inheritance | None = None  # set once the archive is open
         self.fingerprint = ""            # the run's numeric fingerprint digest
         self._warned: set[str] = set()   # other digests already warned about
-        self.best_so_far: float | None = None  # the best fitness of a successful evaluation, for progress bars
+        self.best_so_far: Evaluation | None = None  # the best successful evaluation so far, for progress bars
+        self.book: TrialBook | None = None  # the run's trials, unless it evaluates one lifetime per genome
 
     def id_of(self, generation: int, index: int) -> int:
         return generation * self.popsize + index
@@ -134,14 +140,17 @@ class Run:
         seeds = config.seed_genomes(str(self.run_dir / CONFIG_FILE))
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
-            self.best_so_far = max((e.fitness for e in archive.evaluations().values() if e.status == "ok"),
-                                   default=None)
+            self.best_so_far = None
+            for evaluation in archive.evaluations().values():
+                self.note_best(evaluation)
             seeded = config.seed_weights(str(self.run_dir / CONFIG_FILE))
             if seeded and config.inheritance.mode == "darwinian":
                 self.console.print(f"note: {len(seeded)} seed genomes carry weights; inheritance: darwinian starts "
                                    "every lifetime fresh (baldwinian or lamarckian would start from them)")
             self.inheritance = Inheritance(config.inheritance, config.seed, suites, archive,
                                            WeightStore(self.run_dir / WEIGHTS_FOLDER), seeded)
+            self.book = None if config.evaluation.legacy else TrialBook(
+                archive, config.evaluation, config.seed, suites, self.inheritance.keeps_final_weights)
             with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
                 if evaluator.dashboard:
                     self.console.print(f"Dask dashboard: {evaluator.dashboard}")
@@ -160,6 +169,8 @@ class Run:
         `reproducibility` may change; anything else would mix two experiments in one archive."""
         current = json.loads(json.dumps(self.config.model_dump(by_alias=True)))  # as JSON has it: lists
         recorded = archive.meta("config")
+        if isinstance(recorded, dict):
+            recorded.setdefault("evaluation", LEGACY)
         if recorded is None:
             archive.set_meta("config", current)
             return
@@ -221,7 +232,7 @@ class Run:
             archive.add_genomes(records)
             outcomes = self._evaluate(generation, records, archive, evaluator)
             result.update(records=records, outcomes=outcomes)
-            return [outcomes[r.id].fitness for r in records]
+            return [self.value(outcomes[r.id]) for r in records]
 
         searcher.step(generation, evaluate_batch)
         records, outcomes = result["records"], result["outcomes"]
@@ -236,6 +247,8 @@ class Run:
     def _evaluate(self, generation: int, records: list[GenomeRecord], archive: Archive,
                   evaluator: Evaluator) -> dict[int, Evaluation]:
         """Archived evaluations are reused; the rest run, each committed the moment it arrives."""
+        if self.book is not None:
+            return evaluate_generation(self, generation, records, archive, evaluator)
         done = archive.evaluations([r.id for r in records])
         jobs = [self.job(r) for r in records if r.id not in done]
         if not jobs:
@@ -263,22 +276,38 @@ class Run:
         if weights is not None and self.inheritance is not None:
             self.inheritance.record_final(key, weights)
         archive.add_evaluation(evaluation)
-        if evaluation.status == "ok" and (self.best_so_far is None or evaluation.fitness > self.best_so_far):
-            self.best_so_far = evaluation.fitness
+        self.note_best(evaluation)
         return evaluation
 
+    def note_best(self, evaluation: Evaluation) -> None:
+        if evaluation.status == "ok" and (self.best_so_far is None
+                                          or self.value(evaluation) > self.value(self.best_so_far)):
+            self.best_so_far = evaluation
+
+    def value(self, evaluation: Evaluation) -> float:
+        """What the searcher is told: the fitness, ranked by budget rung first (evolution/selection.py)."""
+        return selection_value(evaluation.fitness, evaluation.rung, self.config.evaluation, evaluation.decision)
+
     def best_text(self) -> str:
-        return "-" if self.best_so_far is None else f"{self.best_so_far:.3f}"
+        """The best fitness so far with its evidence: '0.812 [0.78, 0.84] n=4'."""
+        best = self.best_so_far
+        if best is None:
+            return "-"
+        if best.replicates < 2:
+            return f"{best.fitness:.3f}"
+        return f"{best.fitness:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] n={best.replicates}"
 
     def check_evaluation(self, evaluation: Evaluation) -> None:
+        self.check_fingerprint(evaluation.fingerprint, evaluation.worker, f"genome {evaluation.genome_id}")
+
+    def check_fingerprint(self, digest: str, worker: str, what: str, detail: str = "") -> None:
         """A worker that joined later with another fingerprint: warn once (strict: stop, nothing archived)."""
-        digest = evaluation.fingerprint
         if digest and not self.fingerprint:  # no worker had joined at the start (adaptive): the first sets it
             self.fingerprint = digest
         if not digest or digest == self.fingerprint or digest in self._warned:
             return
-        problem = (f"genome {evaluation.genome_id} was computed by {evaluation.worker or 'a worker'} with numeric "
-                   f"fingerprint {digest}, the run's is {self.fingerprint}")
+        problem = (f"{what} was computed by {worker or 'a worker'} with numeric "
+                   f"fingerprint {digest}, the run's is {self.fingerprint}{detail}")
         if self.config.reproducibility == "strict":
             raise InputError(str(self.run_dir), "reproducibility: strict", "one numeric fingerprint; " + problem)
         self._warned.add(digest)
@@ -302,8 +331,23 @@ class Run:
         _atomic_write(self.run_dir / CHECKPOINT_FILE, json.dumps(
             {"generation": stats.generation, "digest": digest, "searcher": self.config.searcher.name}))
         self.history.append(stats)
-        found = (f"best {stats.best:.3f} (genome {stats.best_id}), mean {stats.mean:.3f}"
+        best = evaluations.get(stats.best_id) or archive.evaluations([stats.best_id]).get(stats.best_id)
+        evidence = (f" [{best.ci_low:.3f}, {best.ci_high:.3f}] n={best.replicates}"
+                    if best is not None and best.replicates > 1 else "")
+        spent = self.spent_text(archive)
+        found = (f"best {stats.best:.3f}{evidence} (genome {stats.best_id}), mean {stats.mean:.3f}"
                  if stats.failures < stats.evaluations else "no evaluation succeeded")
         self.console.print(
             f"generation {stats.generation + 1}/{self.config.generations}: {found}, {stats.failures} failed, "
-            f"{stats.wall_seconds:.1f} s, elapsed {time.perf_counter() - started:.0f} s")
+            f"{spent}{stats.wall_seconds:.1f} s, elapsed {time.perf_counter() - started:.0f} s")
+
+    def spent_text(self, archive: Archive) -> str:
+        """Trials and env-steps so far, per rung: 'trials 12 + 30, 1.2M env-steps (of 4.0M at full budget), '."""
+        if self.book is None:
+            return ""
+        spent = archive.spending()
+        if not spent:
+            return ""
+        full = sum(s.lifetime.train_env_steps for s in self.suites) * spent["genomes"]
+        return (f"trials {' + '.join(str(n) for n in spent['trials'])}, {spent['env_steps'] / 1e6:.3g}M env-steps "
+                f"(one full lifetime each: {full / 1e6:.3g}M), ")

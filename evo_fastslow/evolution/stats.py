@@ -21,10 +21,13 @@ class GenerationStats:
 
 def generation_stats(generation: int, records: list[GenomeRecord], outcomes: dict[int, Evaluation],
                      wall_seconds: float) -> GenerationStats:
+    """Best: the highest rung first, then fitness; mean: over the successes at the highest rung reached."""
     fitnesses = [outcomes[r.id].fitness for r in records]
-    best = max(range(len(records)), key=lambda i: (fitnesses[i], -i))
-    failures = sum(outcomes[r.id].status != "ok" for r in records)
-    finished = [f for r, f in zip(records, fitnesses) if outcomes[r.id].status == "ok"]
+    ok = [outcomes[r.id].status == "ok" for r in records]
+    rungs = [2 * outcomes[r.id].rung + (not outcomes[r.id].decision.startswith("raced out")) for r in records]
+    best = max(range(len(records)), key=lambda i: (ok[i], rungs[i], fitnesses[i], -i))
+    failures = len(records) - sum(ok)
+    finished = [f for f, good, rung in zip(fitnesses, ok, rungs) if good and rung == rungs[best]]
     mean = sum(finished) / len(finished) if finished else fitnesses[best]  # failures' worst value aside
     return GenerationStats(generation, fitnesses[best], mean, records[best].id, len(records), failures,
                            wall_seconds, sum(outcomes[r.id].wall_seconds for r in records))

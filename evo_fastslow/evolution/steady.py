@@ -21,7 +21,10 @@ from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.evolution.aging import AgingEvolution
 from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.cluster import Evaluator
+from evo_fastslow.evolution.rounds import finish, land, open_plan
+from evo_fastslow.evolution.selection import Trial
 from evo_fastslow.evolution.stats import generation_stats
+from evo_fastslow.evolution.trials import Plan
 from evo_fastslow.genome import Genome
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ class SteadyState:
         self._advance()
 
     def run(self, checkpoint: dict[str, Any] | None) -> None:
+        if self.owner.book is not None:
+            return self._run_trials(checkpoint)
         finished_epochs = checkpoint["generation"] + 1 if checkpoint else 0
         next_index, in_flight, started = 0, set(), time.perf_counter()
         epoch_started = started
@@ -65,9 +70,64 @@ class SteadyState:
                     self._finish_epoch(finished_epochs, time.perf_counter() - epoch_started, started)
                     finished_epochs, epoch_started = finished_epochs + 1, time.perf_counter()
 
+    def _run_trials(self, checkpoint: dict[str, Any] | None) -> None:
+        """With trials (evolution/selection.py): genome i's plan sees the trials first asked for by genomes
+        0 .. i - lag (all decided when i is proposed) and its own. Every plan runs again on resume, its
+        archived trials used at once, so that the later plans see the same trials."""
+        finished_epochs = checkpoint["generation"] + 1 if checkpoint else 0
+        self.results, self.contiguous = {}, 0
+        plans: dict[int, Plan] = {}
+        waiting: dict[Trial, set[int]] = {}   # trial in flight -> the plans waiting for it
+        next_index, started, failed = 0, time.perf_counter(), 0
+        epoch_started = started
+        with self._progress(failed) as (bar, task):
+            while self.contiguous < self.total:
+                capacity = 2 * max(1, self.evaluator.workers)
+                while (next_index < self.total and len(waiting) < capacity
+                       and self.searcher.ready(next_index, self.contiguous)):
+                    plans[next_index] = self._open(next_index)
+                    self._advance_plan(plans, next_index, waiting)
+                    next_index += 1
+                bar.update(task, running=min(len(waiting), self.evaluator.workers))
+                if waiting:
+                    trial, outcome = self.evaluator.next_done()
+                    failed += land(self.owner, trial, outcome)
+                    for index in sorted(waiting.pop(trial)):
+                        if not any(index in w for w in waiting.values()):
+                            self._advance_plan(plans, index, waiting)
+                self._advance()
+                bar.update(task, completed=len(self.results), failed=failed,
+                           running=min(len(waiting), self.evaluator.workers), best=self.owner.best_text())
+                while finished_epochs < self.contiguous // self.popsize:
+                    self._finish_epoch(finished_epochs, time.perf_counter() - epoch_started, started)
+                    finished_epochs, epoch_started = finished_epochs + 1, time.perf_counter()
+
+    def _open(self, index: int) -> Plan:
+        candidate = self.searcher.propose(index, self.genomes.__getitem__,
+                                          lambda i: self.owner.value(self.results[i]),
+                                          evaluation=self.results.__getitem__)
+        self.genomes[index] = candidate.genome
+        record = GenomeRecord(index, index // self.popsize, index % self.popsize, dict(candidate.genome.genes),
+                              candidate.origin, list(candidate.parents))
+        self.archive.add_genomes([record])  # on resume: checked against the archived genome
+        visible = _UpTo(index - self.searcher.lag)
+        return open_plan(self.owner, record, visible, visible)
+
+    def _advance_plan(self, plans: dict[int, Plan], index: int, waiting: dict[Trial, set[int]]) -> None:
+        """Start what plan `index` waits for, or archive its evaluation once it is decided."""
+        plan = plans[index]
+        for trial in plan.advance(self.owner.book):
+            if trial not in waiting:
+                waiting[trial] = set()
+                self.evaluator.start(self.owner.book.job(trial))
+            waiting[trial].add(index)
+        if plan.decision is not None:
+            self.results[index] = finish(self.owner, plan, self.archive)
+            del plans[index]
+
     def _propose(self, index: int) -> bool:
         """Propose genome `index` and archive it; start its evaluation unless it has a result. True if started."""
-        candidate = self.searcher.propose(index, self.genomes.__getitem__, lambda i: self.results[i].fitness,
+        candidate = self.searcher.propose(index, self.genomes.__getitem__, lambda i: self.owner.value(self.results[i]),
                                           evaluation=self.results.__getitem__)
         self.genomes[index] = candidate.genome
         record = GenomeRecord(index, index // self.popsize, index % self.popsize, dict(candidate.genome.genes),
@@ -100,16 +160,27 @@ class SteadyState:
         return _Bar(progress, self.total, len(self.results), failed, self.owner.best_text())
 
 
+class _UpTo:
+    """Visibility for genome i: trials first asked for by genomes 0 .. i - lag."""
+
+    def __init__(self, last: int):
+        self.last = last
+
+    def __call__(self, genome_id: int, round_: int) -> bool:
+        return genome_id <= self.last
+
+
 class _Bar:
     """The progress bar as a context manager yielding (progress, task)."""
 
-    def __init__(self, progress: Progress, total: int, done: int, failed: int, best: str):
+    def __init__(self, progress: Progress, total: int, done: int, failed: int, best: str, **fields: Any):
         self.progress, self.total, self.done, self.failed, self.best = progress, total, done, failed, best
+        self.fields = fields
 
     def __enter__(self) -> tuple[Progress, Any]:
         self.progress.__enter__()
         return self.progress, self.progress.add_task("evaluations", total=self.total, completed=self.done,
-                                                     failed=self.failed, running=0, best=self.best)
+                                                     failed=self.failed, running=0, best=self.best, **self.fields)
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)

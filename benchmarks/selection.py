@@ -1,0 +1,177 @@
+"""Selection that holds up on fresh seeds, at equal env-steps: single-seed GA, racing, multi-fidelity,
+their combination (the shipped default) and Optuna's TPE driving the same `evaluate`.
+
+Per arm and run seed the run is extended generation by generation (`resume` with more generations)
+until it has spent the single-seed GA's env-steps; its best genome is validated on fresh seeds that no
+selection saw (`validate`: replicates under other names than the selection's pool). Printed per arm,
+with 95% t intervals over run seeds: the validated fitness, the optimism (selection - validated), the
+share of genomes with a recurrent core fed action and reward per generation, and the env-steps at
+which its best-so-far selection fitness first reaches the single-seed GA's final validated fitness.
+
+    python benchmarks/selection.py                     # configs/bandits.yaml, 3 run seeds (hours on 2 cores)
+    python benchmarks/selection.py --set population=8 --set budget.train_env_steps=200000 --generations 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from evo_fastslow.analysis.sources import Candidate, open_source
+from evo_fastslow.analysis.statistics import mean_interval
+from evo_fastslow.analysis.validate import validate
+from evo_fastslow.archive import Archive
+from evo_fastslow.evolution.config import load_config
+from evo_fastslow.evolution.loop import Run
+from evo_fastslow.seeds import derive_seed
+
+LEGACY = ["evaluation.seeds=per-generation", "evaluation.max_replicates=1", "evaluation.racing=null",
+          "evaluation.rungs=[1.0]"]
+ARMS = {
+    "single-seed GA": LEGACY,
+    "racing": ["evaluation.rungs=[1.0]"],
+    "multi-fidelity": ["evaluation.racing=null", "evaluation.max_replicates=1"],
+    "combination (default)": [],
+}
+
+
+def meta_rl(genes: dict[str, Any]) -> bool:
+    return genes["core"] in ("lstm", "gru") and genes["meta_inputs"] == "action_reward"
+
+
+def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: float, generations: int,
+               console: Console) -> dict[str, Any]:
+    """Evolve generation by generation until `budget` env-steps are spent; the curve and meta-RL shares."""
+    generation = 1
+    while True:
+        config = load_config(config_path, [*overrides, f"generations={generation}"])
+        run = Run(config, run_dir, console=console)
+        run.resume() if (run_dir / "archive.sqlite").exists() else run.start()
+        spent = spent_by_generation(run_dir, config)
+        if spent[-1] >= budget or generation >= 10 * generations:
+            break
+        generation += 1
+    with Archive(run_dir / "archive.sqlite") as archive:
+        curve, best = [], -np.inf
+        for (row, steps) in zip(archive.generation_summaries(), spent):
+            best = max(best, row[1])
+            curve.append((steps, best))
+        shares = [float(np.mean([meta_rl(r.genes) for r in archive.genomes(g)])) for g in range(len(spent))]
+    return {"curve": curve, "meta_rl": shares, "env_steps": spent[-1]}
+
+
+def spent_by_generation(run_dir: Path, config: Any) -> list[int]:
+    full = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
+    with Archive(run_dir / "archive.sqlite") as archive:
+        generations = len(list(archive.generation_summaries()))
+        by = archive.spending_by_generation(config.population)
+    if not by:  # one lifetime per genome
+        return [full * config.population * (g + 1) for g in range(generations)]
+    return list(np.cumsum([by.get(g, 0) for g in range(generations)]))
+
+
+def tpe_arm(config_path: str, overrides: list[str], run_seed: int, budget: float, out: Path, workers: int
+            ) -> dict[str, Any]:
+    """Optuna's TPE over the same [0,1]^d encoding, one lifetime per trial (as a user would run it)."""
+    import optuna
+
+    from evo_fastslow.evolution.evaluate import evaluate
+
+    config = load_config(config_path, overrides)
+    space, suites = config.space(), config.fitness_suites()
+    full = sum(s.lifetime.train_env_steps for s in suites)
+    trials = max(1, int(budget // full))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=run_seed))
+    curve, best = [], -np.inf
+    with ProcessPoolExecutor(workers) as pool:  # batches of `workers` trials asked at once, as in parallel tuning
+        for start in range(0, trials, workers):
+            asked = [study.ask() for _ in range(min(workers, trials - start))]
+            genomes = [space.decode(np.array([t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(len(space))]))
+                       for t in asked]
+            futures = [pool.submit(evaluate, dict(g.genes), suites, derive_seed(run_seed, "tpe", t.number, "lifetime"),
+                                   derive_seed(run_seed, "tpe", t.number, "tasks")) for t, g in zip(asked, genomes)]
+            for trial, future in zip(asked, futures):
+                fitness = future.result()["fitness"]
+                study.tell(trial, fitness)
+                best = max(best, fitness)
+                curve.append(((trial.number + 1) * full, best))
+    genes = dict(space.decode(np.array([study.best_params[f"x{i}"] for i in range(len(space))])).genes)
+    path = out / f"tpe-seed-{run_seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": "evo_fastslow.genomes/1", "genomes": [{"name": "tpe", "genes": genes}]}))
+    return {"curve": curve, "meta_rl": [], "env_steps": trials * full, "genes": genes, "selection": study.best_value}
+
+
+def validated(source_path: str, candidate: Candidate, suites: list[str] | None, seed: int, seeds: int,
+              workers: int, console: Console) -> float:
+    source = open_source(source_path, suites, seed, workers)
+    with source.archive:
+        return validate(source, [candidate], seeds, console)["genomes"][0]["validated_fitness"]["mean"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/bandits.yaml")
+    parser.add_argument("--set", action="append", default=[], help="override for every arm, key.path=value")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--validate", type=int, default=10, help="fresh seeds per winner")
+    parser.add_argument("--generations", type=int, default=None, help="the single-seed GA's generations")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--out", default="runs/selection-benchmark")
+    args = parser.parse_args()
+    console, out = Console(stderr=True), Path(args.out)
+    base = load_config(args.config, [*args.set, *LEGACY])
+    generations = args.generations or base.generations
+    budget = base.population * generations * sum(s.lifetime.train_env_steps for s in base.fitness_suites())
+    common = [*args.set, *([f"cluster.workers={args.workers}"] if args.workers is not None else [])]
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, overrides in ARMS.items():
+        for seed in args.seeds:
+            run_dir = out / name.split(" ")[0] / f"seed-{seed}"
+            result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
+                                console)
+            source = open_source(str(run_dir), None, None, args.workers)
+            with source.archive:
+                best = source.top(1)[0]
+            result.update(selection=best.selection, validated=validated(str(run_dir), best, None, None,
+                                                                        args.validate, args.workers, console))
+            results.setdefault(name, []).append(result)
+    suite_files = [str(Path(s)) for s in base.suites]
+    for seed in args.seeds:
+        result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
+                         args.workers or os.cpu_count() or 1)
+        result["validated"] = validated(str(out / "tpe" / f"tpe-seed-{seed}.json"),
+                                        Candidate("tpe", result["genes"], selection=result["selection"]),
+                                        suite_files, seed, args.validate, args.workers, console)
+        results.setdefault("Optuna TPE", []).append(result)
+    target = float(np.mean([r["validated"] for r in results["single-seed GA"]]))
+    print(f"budget {budget / 1e6:.0f}M env-steps per run; target (single-seed GA's validated fitness) {target:.3f}")
+    print(f"{'arm':24s} {'validated':>22s} {'optimism':>22s} {'meta-RL share, last':>20s} {'steps to target':>16s} "
+          f"{'env-steps':>10s}")
+    for name, runs in results.items():
+        valid = mean_interval([r["validated"] for r in runs])
+        optimism = mean_interval([r["selection"] - r["validated"] for r in runs])
+        shares = [r["meta_rl"][-1] for r in runs if r["meta_rl"]]
+        reach = [next((steps for steps, best in r["curve"] if best >= target), None) for r in runs]
+        reached = [s for s in reach if s is not None]
+        print(f"{name:24s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
+              f"{optimism.mean:+7.3f} [{optimism.low:+.3f}, {optimism.high:+.3f}] "
+              f"{(np.mean(shares) if shares else float('nan')):20.2f} "
+              f"{(f'{np.mean(reached) / 1e6:.0f}M ({len(reached)}/{len(runs)})' if reached else '-'):>16s} "
+              f"{np.mean([r['env_steps'] for r in runs]) / 1e6:9.0f}M")
+        for r in runs:
+            if r["meta_rl"]:
+                print(f"    meta-RL share per generation: {' '.join(f'{s:.2f}' for s in r['meta_rl'])}")
+    (out / "summary.json").write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
