@@ -8,7 +8,8 @@ from pathlib import Path
 
 import dask
 
-from evo_fastslow.evolution.cluster import ClusterConfig, _server_security
+from evo_fastslow.evolution.cluster import ClusterConfig
+from evo_fastslow.evolution.jobqueue import server_security
 from runs import evolve, snapshot
 from slurm_localhost import slurm
 
@@ -45,7 +46,7 @@ def test_the_pbs_job_script_carries_the_resources_and_tls(tmp_path):
     config = ClusterConfig(jobqueue={"kind": "pbs", "cores": 2, "memory": "3GiB", "walltime": "01:00:00"})
     with dask.config.set({"jobqueue.pbs.shared_temp_directory": str(tmp_path)}):
         cluster = dask_jobqueue.PBSCluster(cores=2, processes=1, memory="3GiB", walltime="01:00:00",
-                                           security=_server_security(config), log_directory=str(tmp_path),
+                                           security=server_security(config), log_directory=str(tmp_path),
                                            scheduler_options={"dashboard_address": "127.0.0.1:0"})
     try:
         script = cluster.job_script()

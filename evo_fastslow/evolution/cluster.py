@@ -322,11 +322,13 @@ def open_evaluator(config: ClusterConfig, suites: list, fn: EvaluateFn = evaluat
         build.load()  # once, here: the workers find it in the (shared) extension cache
     except RuntimeError:
         pass  # every worker's fingerprint and evaluation will say why
+    from evo_fastslow.evolution.jobqueue import client_security, jobqueue_cluster
+
     cluster = None
     if config.address is not None:
-        client = Client(config.address, security=_client_security(config))
+        client = Client(config.address, security=client_security(config))
     elif config.jobqueue is not None:
-        cluster = _jobqueue_cluster(config, run_dir)
+        cluster = jobqueue_cluster(config, run_dir)
         client = Client(cluster, direct_to_workers=True)
     else:
         # worker processes inherit the environment: one BLAS/OpenMP thread each
@@ -364,53 +366,3 @@ def warm_up_seconds(client: Any) -> dict[str, float]:
 def _is_loopback(address: str) -> bool:
     host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def _client_security(config: ClusterConfig) -> Any:
-    """TLS files given: mutual TLS; otherwise plain TCP (loopback, or `security: none`: ClusterConfig checked)."""
-    security = config.security
-    if not isinstance(security, TLSFiles):
-        return None
-    from distributed.security import Security
-
-    return Security(tls_ca_file=security.ca_file, tls_client_cert=security.cert, tls_client_key=security.key,
-                    require_encryption=True)
-
-
-def _server_security(config: ClusterConfig) -> Any:
-    """The job queue's scheduler and workers: TLS unless the config says `none`."""
-    from distributed.security import Security
-
-    security = config.security or "temporary"
-    if security == "none":
-        return None
-    if security == "temporary":
-        return Security.temporary()
-    return Security(tls_ca_file=security.ca_file, tls_client_cert=security.cert, tls_client_key=security.key,
-                    tls_scheduler_cert=security.cert, tls_scheduler_key=security.key, tls_worker_cert=security.cert,
-                    tls_worker_key=security.key, require_encryption=True)
-
-
-def _jobqueue_cluster(config: ClusterConfig, run_dir: Path | None) -> Any:
-    import dask
-    import dask_jobqueue
-
-    queue = config.jobqueue
-    assert queue is not None
-    kind = dask_jobqueue.SLURMCluster if queue.kind == "slurm" else dask_jobqueue.PBSCluster
-    logs = (run_dir or Path.cwd()) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    prologue = [f"export TORCH_EXTENSIONS_DIR={os.environ['TORCH_EXTENSIONS_DIR']}"] \
-        if config.kernel_cache else []
-    options = {"job_script_prologue": prologue, **queue.options}
-    scheduler_options = {"dashboard_address": config.dashboard, **options.pop("scheduler_options", {})}
-    # temporary certificates are written where the jobs can read them: the run directory (shared)
-    with dask.config.set({f"jobqueue.{queue.kind}.shared_temp_directory": str(logs)}):
-        cluster = kind(cores=queue.cores, processes=1, memory=queue.memory, walltime=queue.walltime,
-                       security=_server_security(config), log_directory=str(logs),
-                       scheduler_options=scheduler_options, **options)
-    if queue.adapt is not None:
-        cluster.adapt(minimum_jobs=queue.adapt.minimum, maximum_jobs=queue.adapt.maximum)
-    else:
-        cluster.scale(jobs=queue.jobs)
-    return cluster
