@@ -2,11 +2,13 @@
 their combination (the shipped default) and Optuna's TPE driving the same `evaluate`.
 
 Per arm and run seed the run is extended generation by generation (`resume` with more generations)
-until it has spent the single-seed GA's env-steps; its best genome is validated on fresh seeds that no
+while it stays within the single-seed GA's env-steps (a generation that would overshoot is undone, so no
+arm spends more than the GA); its best genome is validated on fresh seeds that no
 selection saw (`validate`: replicates under other names than the selection's pool). Printed per arm,
 with 95% t intervals over run seeds: the validated fitness, the optimism (selection - validated), the
 share of genomes with a recurrent core fed action and reward per generation, and the env-steps at
-which its best-so-far selection fitness first reaches the single-seed GA's final validated fitness.
+which its best-so-far selection fitness first reaches the single-seed GA's final validated fitness
+(a selection fitness: for the single-seed GA itself, optimistic).
 
     python benchmarks/selection.py                     # configs/bandits.yaml, 3 run seeds (hours on 2 cores)
     python benchmarks/selection.py --set population=8 --set budget.train_env_steps=200000 --generations 3
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,15 +52,26 @@ def meta_rl(genes: dict[str, Any]) -> bool:
 def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: float, generations: int,
                console: Console) -> dict[str, Any]:
     """Evolve generation by generation until `budget` env-steps are spent; the curve and meta-RL shares."""
-    generation = 1
+    generation, before = 1, run_dir.with_name(run_dir.name + "-before")
     while True:
         config = load_config(config_path, [*overrides, f"generations={generation}"])
-        run = Run(config, run_dir, console=console)
-        run.resume() if (run_dir / "archive.sqlite").exists() else run.start()
+        if (run_dir / "archive.sqlite").exists():
+            shutil.rmtree(before, ignore_errors=True)
+            shutil.copytree(run_dir, before)
+            Run(config, run_dir, console=console).resume()
+        else:
+            Run(config, run_dir, console=console).start()
         spent = spent_by_generation(run_dir, config)
+        if spent[-1] > budget and generation > 1:  # overshot: keep the run as it was one generation ago
+            shutil.rmtree(run_dir)
+            before.rename(run_dir)
+            config = load_config(config_path, [*overrides, f"generations={generation - 1}"])
+            spent = spent_by_generation(run_dir, config)
+            break
         if spent[-1] >= budget or generation >= 10 * generations:
             break
         generation += 1
+    shutil.rmtree(before, ignore_errors=True)
     with Archive(run_dir / "archive.sqlite") as archive:
         curve, best = [], -np.inf
         for (row, steps) in zip(archive.generation_summaries(), spent):
@@ -136,6 +150,10 @@ def main() -> None:
     for name, overrides in ARMS.items():
         for seed in args.seeds:
             run_dir = out / name.split(" ")[0] / f"seed-{seed}"
+            done = run_dir.with_name(run_dir.name + ".json")  # a finished run's figures: an interrupted benchmark goes on
+            if done.is_file():
+                results.setdefault(name, []).append(json.loads(done.read_text()))
+                continue
             result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
                                 console)
             source = open_source(str(run_dir), None, None, args.workers)
@@ -143,18 +161,24 @@ def main() -> None:
                 best = source.top(1)[0]
             result.update(selection=best.selection, validated=validated(str(run_dir), best, None, None,
                                                                         args.validate, args.workers, console))
+            done.write_text(json.dumps(result, default=float))
             results.setdefault(name, []).append(result)
     suite_files = [str(Path(s)) for s in base.suites]
     for seed in args.seeds:
+        done = out / "tpe" / f"seed-{seed}.json"
+        if done.is_file():
+            results.setdefault("Optuna TPE", []).append(json.loads(done.read_text()))
+            continue
         result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
                          args.workers or os.cpu_count() or 1)
         result["validated"] = validated(str(out / "tpe" / f"tpe-seed-{seed}.json"),
                                         Candidate("tpe", result["genes"], selection=result["selection"]),
                                         suite_files, seed, args.validate, args.workers, console)
+        done.write_text(json.dumps(result, default=float))
         results.setdefault("Optuna TPE", []).append(result)
     target = float(np.mean([r["validated"] for r in results["single-seed GA"]]))
     print(f"budget {budget / 1e6:.0f}M env-steps per run; target (single-seed GA's validated fitness) {target:.3f}")
-    print(f"{'arm':24s} {'validated':>22s} {'optimism':>22s} {'meta-RL share, last':>20s} {'steps to target':>16s} "
+    print(f"{'arm':24s} {'validated':>22s} {'optimism':>22s} {'meta-RL share, last':>20s} {'selection ≥ target':>18s} "
           f"{'env-steps':>10s}")
     for name, runs in results.items():
         valid = mean_interval([r["validated"] for r in runs])
@@ -165,7 +189,7 @@ def main() -> None:
         print(f"{name:24s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
               f"{optimism.mean:+7.3f} [{optimism.low:+.3f}, {optimism.high:+.3f}] "
               f"{(np.mean(shares) if shares else float('nan')):20.2f} "
-              f"{(f'{np.mean(reached) / 1e6:.0f}M ({len(reached)}/{len(runs)})' if reached else '-'):>16s} "
+              f"{(f'{np.mean(reached) / 1e6:.0f}M ({len(reached)}/{len(runs)})' if reached else '-'):>18s} "
               f"{np.mean([r['env_steps'] for r in runs]) / 1e6:9.0f}M")
         for r in runs:
             if r["meta_rl"]:
