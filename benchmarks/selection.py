@@ -51,7 +51,7 @@ def meta_rl(genes: dict[str, Any]) -> bool:
 
 def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: float, generations: int,
                console: Console) -> dict[str, Any]:
-    """Evolve generation by generation until `budget` env-steps are spent; the curve and meta-RL shares."""
+    """Evolve generation by generation within `budget` env-steps; the curve and meta-RL shares."""
     generation, before = 1, run_dir.with_name(run_dir.name + "-before")
     while True:
         config = load_config(config_path, [*overrides, f"generations={generation}"])
