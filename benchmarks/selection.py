@@ -154,6 +154,7 @@ def main() -> None:
             if done.is_file():
                 results.setdefault(name, []).append(json.loads(done.read_text()))
                 continue
+            shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished run starts over (deterministic: the same run)
             result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
                                 console)
             source = open_source(str(run_dir), None, None, args.workers)
