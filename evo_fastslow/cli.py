@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from evo_fastslow.analysis.lifetime_report import analysis_tables
-from evo_fastslow.errors import InputError
+from evo_fastslow.console import LogProgress, make_console
+from evo_fastslow.errors import InputError, input_file, output_dir, output_file, run_directory
 from evo_fastslow.genome import load_genome, split_spec
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.reference import baseline_results
@@ -30,13 +30,17 @@ EXIT_BAD_INPUT = 2
 
 
 def _lifetime(args: argparse.Namespace) -> int:
+    input_file(split_spec(args.genome)[0], "a genome file (JSON)", (args.genome or '""', "--genome"))
+    input_file(args.suite, "a suite file (YAML)", (args.suite or '""', "--suite"))
     genome = load_genome(args.genome)
     suite = load_suite(args.suite)
-    err = Console(stderr=True)
+    if args.save_weights is not None:
+        output_file(args.save_weights, "a weights file", (args.save_weights or '""', "--save-weights"))
+    err = make_console(stderr=True)
     initial = _genome_weights(args.genome, genome, suite)
     if initial is not None:
         err.print(f"starting from the genome's evolved initial weights ({genome.provenance[PROVENANCE_KEY]['file']})")
-    with Progress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+    with LogProgress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("updates"), TimeElapsedColumn(), console=err, transient=True,
                   disable=args.json and not err.is_terminal) as bar:
         job = bar.add_task(f"{genome.name or 'genome'} on {suite.name}", total=None)
@@ -79,7 +83,7 @@ def _finite(value: Any) -> Any:
 
 
 def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dict[str, float]]) -> None:
-    console = Console()
+    console = make_console()
     table = Table(title=f"{name} on {suite}: held-out tasks, weights frozen")
     for column in ("policy", "test regret", "reward / step"):
         table.add_column(column, justify="left" if column == "policy" else "right")
@@ -103,7 +107,8 @@ def _evolve(args: argparse.Namespace) -> int:
     from evo_fastslow.evolution.loop import Run
 
     config = load_config(args.config, args.set or [])
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{config.name}-seed{config.seed}"
+    run_dir = (output_dir(args.out, "a directory for the run", (args.out or '""', "--out")) if args.out is not None
+               else Path("runs") / f"{config.name}-seed{config.seed}")
     Run(config, run_dir).start()
     _found(run_dir)
     return 0
@@ -112,7 +117,7 @@ def _evolve(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from evo_fastslow.evolution.loop import Run, read_run_config
 
-    run_dir = Path(args.run_dir)
+    run_dir = run_directory(args.run_dir, "RUN_DIR")
     Run(read_run_config(run_dir), run_dir).resume()
     _found(run_dir)
     return 0
@@ -123,7 +128,7 @@ def _found(run_dir: Path) -> None:
     from evo_fastslow.analysis.report import biases_table, top_table
     from evo_fastslow.archive import Archive
 
-    console = Console()
+    console = make_console()
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
         best = archive.ranked(1)
         console.print(top_table(archive, 3))
@@ -138,10 +143,7 @@ def _found(run_dir: Path) -> None:
 
 
 def _run_dir(path: str) -> Path:
-    run_dir = Path(path)
-    if not (run_dir / "archive.sqlite").is_file():
-        raise InputError(str(run_dir), "archive.sqlite", "a run directory made by `evo-fastslow evolve`")
-    return run_dir
+    return run_directory(path, "RUN_DIR")
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -156,15 +158,18 @@ def _inspect(args: argparse.Namespace) -> int:
         with Archive(run_dir / "archive.sqlite", create=False) as archive:
             best = archive.ranked(1)
             genome_id = args.lineage if args.lineage >= 0 else (best[0][0].id if best else 0)
-            Console().print(lineage_table(lineage(archive, genome_id), genome_id))
+            make_console().print(lineage_table(lineage(archive, genome_id), genome_id))
         return 0
-    print_report(run_dir, args.top, Console())
-    if args.export:
-        count = export_top(run_dir, args.top, Path(args.export))
-        Console().print(f"wrote {count} genomes to {args.export}")
-    if args.plot:
-        plot_progress(run_dir, Path(args.plot))
-        Console().print(f"wrote the fitness and selected-biases plot to {args.plot}")
+    print_report(run_dir, args.top, make_console())
+    export_to = None if args.export is None else output_file(args.export, "a genome file (JSON)",
+                                                             (args.export or '""', "--export"))
+    plot_to = None if args.plot is None else output_file(args.plot, "a PNG image", (args.plot or '""', "--plot"))
+    if export_to:
+        count = export_top(run_dir, args.top, export_to)
+        make_console().print(f"wrote {count} genomes to {args.export}")
+    if plot_to:
+        plot_progress(run_dir, plot_to)
+        make_console().print(f"wrote the fitness and selected-biases plot to {args.plot}")
     return 0
 
 
@@ -175,14 +180,18 @@ def _study_source(args: argparse.Namespace) -> Any:
         raise InputError("--seeds", "value", "at least 2 (an interval needs two replicates)")
     if getattr(args, "top", 1) < 1:
         raise InputError("--top", "value", "at least 1")
-    return open_source(args.source, args.suite, args.seed, args.workers, args.archive)
+    for suite in args.suite or []:
+        input_file(suite, "a suite file (YAML)", (suite or '""', "--suite"))
+    archive = None if args.archive is None else output_file(args.archive, "an archive file (SQLite)",
+                                                            (args.archive or '""', "--archive"))
+    return open_source(args.source, args.suite, args.seed, args.workers, archive and str(archive))
 
 
 def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: list[Table]) -> None:
     if args.json:
         print(json.dumps(_finite(report)))
         return
-    console = Console()
+    console = make_console()
     for table in tables:
         console.print(table)
 
@@ -197,7 +206,7 @@ def _validate(args: argparse.Namespace) -> int:
             candidates = source.front() if args.front else source.top(args.top)
         else:
             candidates = file_candidates(args.source)
-        report = validate(source, candidates, args.seeds, Console(stderr=True))
+        report = validate(source, candidates, args.seeds, make_console(stderr=True))
     _print_or_json(args, report, validation_tables(report))
     return 0
 
@@ -216,7 +225,7 @@ def _ablate(args: argparse.Namespace) -> int:
             candidates = file_candidates(args.source)
             if len(candidates) != 1:
                 raise InputError(args.source, "genome", "one genome: name it as FILE:NAME")
-        report = ablate(source, candidates[0], args.seeds, args.genes, Console(stderr=True))
+        report = ablate(source, candidates[0], args.seeds, args.genes, make_console(stderr=True))
     _print_or_json(args, report, ablation_tables(report))
     return 0
 
@@ -238,10 +247,10 @@ def _report(args: argparse.Namespace) -> int:
 
     run_dir = _run_dir(args.run_dir)
     try:
-        write_report(run_dir, Path(args.output), args.top)
+        write_report(run_dir, output_file(args.output, "an HTML file", (args.output or '""', "-o")), args.top)
     except OSError as err:
         raise InputError(args.output, "-o", f"a file that can be written ({err.strerror})") from None
-    Console().print(f"wrote {args.output}")
+    make_console().print(f"wrote {args.output}")
     return 0
 
 
@@ -249,13 +258,14 @@ def _export(args: argparse.Namespace) -> int:
     from evo_fastslow.analysis.export import export
 
     run_dir = _run_dir(args.run_dir)
-    out = Path(args.output) if args.output else run_dir / "export"
+    out = (output_dir(args.output, "a directory for the exported tables", (args.output or '""', "-o"))
+           if args.output is not None else run_dir / "export")
     try:
         written = export(run_dir, args.format, out, args.front)
     except OSError as err:
         raise InputError(str(out), "-o", f"a directory that can be written ({err.strerror})") from None
     for path in written:
-        Console().print(f"wrote {path}")
+        make_console().print(f"wrote {path}")
     return 0
 
 
@@ -263,9 +273,10 @@ def _experiment(args: argparse.Namespace) -> int:
     from evo_fastslow.analysis.experiment import load_experiment, run_experiment, summary_tables
 
     experiment = load_experiment(args.file)
-    out = Path(args.out) if args.out else Path("runs") / experiment.name
-    summary = run_experiment(experiment, args.file, out, args.workers, Console(stderr=True))
-    console = Console(width=None if sys.stdout.isatty() else 160)  # a log keeps the tables unwrapped
+    out = (output_dir(args.out, "a directory for the experiment", (args.out or '""', "--out")) if args.out is not None
+           else Path("runs") / experiment.name)
+    summary = run_experiment(experiment, args.file, out, args.workers, make_console(stderr=True))
+    console = make_console()
     for table in summary_tables(summary):
         console.print(table)
     print(f"summary: {out / 'summary.json'}, figure: {out / 'experiment.svg'}")

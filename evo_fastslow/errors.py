@@ -14,13 +14,93 @@ class InputError(ValueError):
         super().__init__(f"{source}: {field}: {expected}")
 
 
-def read_yaml(path: str | Path, what: str) -> Any:
-    """A user's YAML file (config, suite, experiment): its data, or InputError naming the file."""
+def read_yaml(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Any:
+    """A user's YAML file (config, suite, experiment): its data, or InputError naming the file (or the
+    config field that named it)."""
     import yaml
 
+    text = read_text(path, f"{'an' if what[0] in 'aeiou' else 'a'} {what} (YAML)", where)
     try:
-        return yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), "file", f"an existing {what} (YAML)") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise InputError(str(path), "YAML", f"valid YAML ({err})") from None
+
+
+def _named(path: str | Path, where: tuple[str, str] | None) -> tuple[str, str]:
+    """(source, field) of an error about a path: the config and field that named it, or the path itself."""
+    return where if where is not None else (str(path) or '""', "path")
+
+
+def input_file(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Path:
+    """A file the user named, to be read: InputError naming it (or `where`: the config file and field that
+    named it) when the path is empty, a directory, missing or not a regular file."""
+    text = str(path)
+    source, field = _named(text, where)
+    shown = f" ({text})" if where is not None and where[0] != text else ""
+    if not text.strip():
+        raise InputError(source, field, f"{what}, not an empty path")
+    found = Path(text)
+    if found.is_dir():
+        raise InputError(source, field, f"{what}, not a directory{shown}")
+    if not found.exists():
+        raise InputError(source, field, f"{what} that exists{shown or ' (no such file)'}")
+    if not found.is_file():
+        raise InputError(source, field, f"{what}, a regular file{shown}")
+    return found
+
+
+def output_file(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Path:
+    """A file to be written: not empty, not a directory, its folder not a file (the folder is made)."""
+    text = str(path)
+    source, field = _named(text, where)
+    if not text.strip():
+        raise InputError(source, field, f"{what} to write, not an empty path")
+    found = Path(text)
+    if found.is_dir():
+        raise InputError(source, field, f"{what} to write, not a directory")
+    for parent in found.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(source, field, f"{what} to write, but {parent} is a file")
+    found.parent.mkdir(parents=True, exist_ok=True)
+    return found
+
+
+def output_dir(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Path:
+    """A directory to be written into: not empty, not an existing file, nor inside one."""
+    text = str(path)
+    source, field = _named(text, where)
+    if not text.strip():
+        raise InputError(source, field, f"{what}, not an empty path")
+    found = Path(text)
+    for candidate in (found, *found.parents):
+        if candidate.exists() and not candidate.is_dir():
+            raise InputError(source, field, f"{what}, but {candidate} is a file")
+    return found
+
+
+def read_text(path: str | Path, what: str, where: tuple[str, str] | None = None) -> str:
+    """The text of a file the user named (input_file's checks), or InputError when it is not text."""
+    found = input_file(path, what, where)
+    source, field = where or (str(found), "file")
+    try:
+        return found.read_text()
+    except UnicodeDecodeError:
+        raise InputError(source, field, f"{what} as UTF-8 text ({found} is not)") from None
+    except OSError as err:
+        raise InputError(source, field, f"{what} that can be read ({found}: {err.strerror})") from None
+
+
+def run_directory(path: str | Path, field: str = "run directory") -> Path:
+    """A run directory the user named: InputError when it is empty, missing, a file or holds no run."""
+    text = str(path)
+    expected = "a run directory made by `evo-fastslow evolve`"
+    if not text.strip():
+        raise InputError('""', field, f"{expected}, not an empty path")
+    found = Path(text)
+    if not found.exists():
+        raise InputError(text, field, f"{expected} (no such directory)")
+    if not found.is_dir():
+        raise InputError(text, field, f"{expected}, not a file")
+    if not (found / "archive.sqlite").is_file():
+        raise InputError(text, "archive.sqlite", f"{expected} (it holds no archive.sqlite)")
+    return found

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from evo_fastslow.errors import InputError
+from evo_fastslow.errors import InputError, read_text
 from evo_fastslow.genes import Bool, Categorical, Float, Gene, Integer
 
 __all__ = ["Gene", "Categorical", "Bool", "Integer", "Float", "Genome", "SearchSpace", "SEARCH_SPACE",
@@ -172,19 +172,18 @@ SEARCH_SPACE = SearchSpace([
 
 # --- genome files -------------------------------------------------------------------------------
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: str | Path) -> Any:
+    text = read_text(path, "a genome file (JSON)")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), "file", "an existing genome file") from None
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(str(path), f"line {err.lineno}", f"valid JSON ({err.msg})") from None
 
 
 def load_genomes(path: str | Path, space: SearchSpace = SEARCH_SPACE) -> list[Genome]:
     """All genomes of a genome file, validated. Never executes code from the file."""
-    path = Path(path)
     data = _read_json(path)
+    path = Path(path)
     if not isinstance(data, dict) or data.get("schema") != GENOME_SCHEMA:
         raise InputError(str(path), "schema", f'"{GENOME_SCHEMA}"')
     entries = data.get("genomes")
@@ -212,7 +211,7 @@ def load_genomes(path: str | Path, space: SearchSpace = SEARCH_SPACE) -> list[Ge
 
 def split_spec(spec: str) -> tuple[str, str]:
     """`FILE:NAME` -> (FILE, NAME); a path that exists as given (a colon in its name) has no NAME."""
-    path, _, name = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    path, _, name = spec.partition(":") if not (spec and Path(spec).exists()) else (spec, "", "")
     return path, name
 
 

@@ -45,7 +45,7 @@ def test_lifetime_table(tmp_path, capsys):
 
 @pytest.mark.parametrize("genome, suite_changes, expected", [
     ("populations/reference.json:nope", {}, "genome 'nope': one of wang2016-lstm, feedforward-blind"),
-    ("missing.json", {}, "missing.json: file"),
+    ("missing.json", {}, "missing.json: --genome: a genome file (JSON) that exists"),
     ("populations/reference.json:wang2016-lstm", {"metric": "speed"}, "suite.yaml: metric"),
     ("populations/reference.json:wang2016-lstm", {"task": {"kind": "bandit", "params": {"arms": 1}}},
      "suite.yaml: task.params.arms"),
@@ -97,3 +97,27 @@ def test_bad_kernel_mode_exits_2_without_traceback():
                           capture_output=True, text=True, env={**os.environ, "EVO_FASTSLOW_KERNEL": "fastest"})
     assert proc.returncode == 2 and "EVO_FASTSLOW_KERNEL='fastest'" in proc.stderr and "auto, off, require" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_main_job_piped_through_cat_is_neither_wrapped_nor_cut(tmp_path):
+    """Off a terminal (a batch log, `| tee`): full lines, plain progress lines, tables uncut, however narrow
+    the terminal the job was started from (COLUMNS=40)."""
+    import shlex
+
+    from runs import evolve_command
+
+    command = " ".join(shlex.quote(a) for a in evolve_command(tmp_path / "run", "cluster.workers=0"))
+    proc = subprocess.run(f"{command} 2>&1 | cat", shell=True, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "40"})
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert "\x1b" not in proc.stdout and "…" not in proc.stdout  # no live-bar control codes, no cut cell
+    summaries = [line for line in lines if line.startswith("generation ") and ": best " in line]
+    assert len(summaries) == 2 and all(line.rstrip().endswith(" s") and "elapsed" in line for line in summaries)
+    progress = [line for line in lines if line.startswith("generation ") and " trials, " in line]
+    assert progress and all("best so far" in line for line in progress)  # plain progress lines, not a bar
+    best = next(line for line in lines if line.startswith("best genome: id"))
+    assert best.rstrip().endswith("}") and json.loads(best[best.index("{"):])["core"]  # the genes, whole
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert table and all(line.rstrip()[-1] in "┓┃┩│┘" for line in table)
+    assert any("episodes_per_update" in line and line.count("│") >= 3 for line in table)  # a row on one line

@@ -58,10 +58,11 @@ def load_experiment(path: str | Path) -> Experiment:
 def run_experiment(experiment: Experiment, source: str, out: Path, workers: int | None,
                    console: Console) -> dict[str, Any]:
     """Run (or resume) every arm and seed, validate each run's best genome; the summary as plain data."""
-    from evo_fastslow.evolution.config import _resolve, load_config
+    from evo_fastslow.evolution.config import load_config, named_file
 
-    configs = {arm.name: [load_config(_resolve(arm.config, source), [*arm.set, f"seed={s}"])
-                          for s in experiment.run_seeds] for arm in experiment.arms}  # all checked first
+    configs = {arm.name: [load_config(named_file(arm.config, source, f"arms[{i}].config", "a run config (YAML)"),
+                                      [*arm.set, f"seed={s}"])
+                          for s in experiment.run_seeds] for i, arm in enumerate(experiment.arms)}  # all checked first
     runs: dict[str, list[dict[str, Any]]] = {}
     for arm in experiment.arms:
         for config in configs[arm.name]:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.analysis.statistics import Interval, mean_interval
 from evo_fastslow.archive import Archive
+from evo_fastslow.console import LogProgress
 from evo_fastslow.evolution.cluster import ClusterConfig, Job, open_evaluator
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.lifetime.reference import baseline_results
@@ -71,7 +72,7 @@ def run_replicates(study: Study, genomes: list[dict[str, Any]], replicates: int,
                 where[len(jobs) - 1] = (genome, r)
     if jobs:
         with open_evaluator(study.cluster, study.suites, study.evaluate_fn) as evaluator, \
-                Progress(TextColumn("[bold]replicates[/]"), BarColumn(), MofNCompleteColumn(),
+                LogProgress(TextColumn("[bold]replicates[/]"), BarColumn(), MofNCompleteColumn(),
                          TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console,
                          transient=True) as bar:
             if evaluator.dashboard:

@@ -9,7 +9,7 @@ from typing import Any
 
 from evo_fastslow.analysis.replicates import Study
 from evo_fastslow.archive import Archive, GenomeRecord
-from evo_fastslow.errors import InputError
+from evo_fastslow.errors import InputError, run_directory
 from evo_fastslow.evolution.cluster import ClusterConfig
 from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER
 from evo_fastslow.genome import SEARCH_SPACE, SearchSpace, load_genome, load_genomes
@@ -69,13 +69,14 @@ def open_source(path: str, suite_files: list[str] | None, seed: int | None, work
     """A run directory or a genome file (FILE or FILE:NAME). For a run, `suite_files` replace its suites,
     `workers` its cluster (a LocalCluster of that many workers, 0 in-process). A genome file's replicates
     are kept in the archive file `keep` (none: in memory)."""
+    if not path.strip():
+        raise InputError('""', "RUN_DIR|GENOME_FILE", "a run directory or a genome file, not an empty path")
     run_dir = Path(path)
     override = None if workers is None else ClusterConfig(workers=workers)
     if run_dir.is_dir():
         from evo_fastslow.evolution.loop import read_run_config
 
-        if not (run_dir / "archive.sqlite").is_file():
-            raise InputError(str(run_dir), "archive.sqlite", "a run directory made by `evo-fastslow evolve`")
+        run_directory(run_dir)
         config = read_run_config(run_dir)
         suites = [load_suite(f) for f in suite_files] if suite_files else config.fitness_suites()
         study = Study(suites, config.seed if seed is None else seed, override or config.cluster)

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evo_fastslow.evolution.cluster import ClusterConfig
-from evo_fastslow.errors import InputError, read_yaml
+from evo_fastslow.errors import InputError, input_file, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.evolution.selection import EvaluationConfig
@@ -126,8 +126,11 @@ class RunConfig(_Strict):
         try:
             return [space.complete({**g.genes, **space.fixed}, name=g.name, provenance=g.provenance,
                                    source=self.seed_population)
-                    for g in load_genomes(_resolve(self.seed_population, source))]
+                    for g in load_genomes(named_file(self.seed_population, source, "seed_population",
+                                                     "a genome file (JSON)"))]
         except InputError as err:
+            if err.source == source:  # already names this config's field
+                raise
             raise InputError(source, f"seed_population ({err.source})", f"{err.field}: {err.expected}") from None
 
 
@@ -135,13 +138,20 @@ class RunConfig(_Strict):
         """Initial weights the seed genomes carry (genome-file provenance), keyed by their genes as seeded."""
         if self.seed_population is None:
             return {}
-        path = str(_resolve(self.seed_population, source))
+        path = str(named_file(self.seed_population, source, "seed_population", "a genome file (JSON)"))
         found = {}
         for genome in self.seed_genomes(source):
             blob = genome_file_weights(dict(genome.provenance), path, genome.name)
             if blob is not None:
                 found[json.dumps(dict(genome.genes), sort_keys=True)] = blob
         return found
+
+
+def named_file(path: str, config_path: str, field: str, what: str) -> Path:
+    """A file a config field names, resolved (`_resolve`) and checked (errors name the config and field)."""
+    if not path.strip():
+        raise InputError(config_path, field, f"{what}, not an empty path")
+    return input_file(_resolve(path, config_path), what, (config_path, field))
 
 
 def _resolve(path: str, config_path: str) -> Path:
@@ -194,7 +204,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
         for assignment in overrides:
             apply_override(data, assignment)
     config = validate_config(data, source)
-    suites = [load_suite(_resolve(s, source)) for s in config.suites]
+    suites = [load_suite(named_file(s, source, f"suites[{i}]", "a suite file (YAML)"))
+              for i, s in enumerate(config.suites)]
     names = [s.name for s in suites]
     if len(set(names)) != len(names):
         raise InputError(source, "suites", "suites with distinct names")

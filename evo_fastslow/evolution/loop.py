@@ -18,9 +18,10 @@ from typing import Any, Callable
 
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
+from evo_fastslow.console import LogProgress, make_console
 from evo_fastslow.evolution.cluster import Evaluator, Job, open_evaluator
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, validate_config
@@ -102,7 +103,7 @@ class Run:
     def __init__(self, config: RunConfig, run_dir: Path, *, console: Console | None = None,
                  evaluate_fn: Callable[..., dict[str, Any]] = evaluate):
         self.config, self.run_dir = config, Path(run_dir)
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.evaluate_fn = evaluate_fn
         self.popsize = config.population
         self.history: list[GenerationStats] = []
@@ -254,7 +255,7 @@ class Run:
         if not jobs:
             return done
         failed = 0
-        with Progress(TextColumn(f"generation {generation + 1}/{self.config.generations}"), BarColumn(),
+        with LogProgress(TextColumn(f"generation {generation + 1}/{self.config.generations}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} done, {task.fields[failed]} failed, "
                                  "{task.fields[running]} running, best so far {task.fields[best]}"),
                       TimeElapsedColumn(), console=self.console, transient=True, refresh_per_second=2) as bar:

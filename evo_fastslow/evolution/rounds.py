@@ -13,9 +13,10 @@ from collections import Counter
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Callable
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
+from evo_fastslow.console import LogProgress
 from evo_fastslow.evolution.cluster import Evaluator
 from evo_fastslow.evolution.selection import Trial
 from evo_fastslow.evolution.trials import Plan
@@ -112,7 +113,7 @@ def rung_text(run: "Run", plans: list[Plan]) -> str:
 def _progress(run: "Run", generation: int) -> Any:
     from evo_fastslow.evolution.steady import _Bar
 
-    progress = Progress(TextColumn(f"generation {generation + 1}/{run.config.generations}"), BarColumn(),
+    progress = LogProgress(TextColumn(f"generation {generation + 1}/{run.config.generations}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total} trials, {task.fields[failed]} failed, "
                                    "{task.fields[rungs]}, best so far {task.fields[best]}"),
                         TimeElapsedColumn(), console=run.console, transient=True, refresh_per_second=2)

@@ -41,8 +41,10 @@ class _Strict(BaseModel):
 
 class RacingConfig(_Strict):
     incumbents: int = Field(3, ge=1, description="K: a challenger races the top K genomes of its view")
-    test: Literal["t", "wilcoxon"] = Field("t", description="paired one-sided test on shared replicates: "
-                                           "Student's t or Wilcoxon's signed rank (scipy)")
+    test: Literal["t", "wilcoxon", "mean"] = Field(
+        "t", description="how a challenger loses on shared replicates: a paired one-sided test, Student's t or "
+                         "Wilcoxon's signed rank (scipy), with p < alpha; or mean: its mean is lower, from the "
+                         "first shared replicate on (SMAC3's intensifier)")
     alpha: float = Field(0.2, gt=0, lt=1, description="a challenger stops once it loses with p below this")
     first_test: int = Field(2, ge=2, description="replicates a challenger has before it can be stopped")
 
@@ -136,10 +138,13 @@ def promoted(score: float, others: list[float], config: EvaluationConfig) -> boo
 
 
 def loses(challenger: list[float], incumbent: list[float], racing: RacingConfig) -> bool:
-    """A paired one-sided test on shared replicates: is the challenger worse, with p < alpha?"""
+    """On shared replicates, is the challenger worse: a paired one-sided test with p < alpha, or (mean)
+    a lower mean?"""
     from scipy import stats
 
     diffs = np.asarray(challenger, dtype=np.float64) - np.asarray(incumbent, dtype=np.float64)
+    if racing.test == "mean":
+        return bool(len(diffs) and diffs.mean() < 0)
     if len(diffs) < racing.first_test or diffs.mean() >= 0:
         return False
     if np.all(diffs == diffs[0]):  # no spread: a t statistic is undefined, the sign is certain

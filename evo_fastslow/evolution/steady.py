@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
+from evo_fastslow.console import LogProgress
 from evo_fastslow.evolution.aging import AgingEvolution
 from evo_fastslow.evolution.qd import MapElites
 from evo_fastslow.evolution.cluster import Evaluator
@@ -152,7 +153,7 @@ class SteadyState:
         self.owner.finish_generation(stats, self.archive, started)
 
     def _progress(self, failed: int) -> Any:
-        progress = Progress(TextColumn(self.owner.config.searcher.name), BarColumn(),
+        progress = LogProgress(TextColumn(self.owner.config.searcher.name), BarColumn(),
                             TextColumn("{task.completed}/{task.total} evaluated, {task.fields[failed]} failed, "
                                        "{task.fields[running]} workers busy, best so far {task.fields[best]}"),
                             TimeElapsedColumn(),
@@ -173,11 +174,11 @@ class _UpTo:
 class _Bar:
     """The progress bar as a context manager yielding (progress, task)."""
 
-    def __init__(self, progress: Progress, total: int, done: int, failed: int, best: str, **fields: Any):
+    def __init__(self, progress: LogProgress, total: int, done: int, failed: int, best: str, **fields: Any):
         self.progress, self.total, self.done, self.failed, self.best = progress, total, done, failed, best
         self.fields = fields
 
-    def __enter__(self) -> tuple[Progress, Any]:
+    def __enter__(self) -> tuple[LogProgress, Any]:
         self.progress.__enter__()
         return self.progress, self.progress.add_task("evaluations", total=self.total, completed=self.done,
                                                      failed=self.failed, running=0, best=self.best, **self.fields)
