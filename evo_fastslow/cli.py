@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from evo_fastslow.analysis.lifetime_report import analysis_tables
 from evo_fastslow.console import LogProgress, make_console
-from evo_fastslow.errors import InputError, input_file, output_dir, output_file, run_directory
+from evo_fastslow.errors import ConfigWarning, InputError, input_file, output_dir, output_file, run_directory
 from evo_fastslow.genome import load_genome, split_spec
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.reference import baseline_results
@@ -345,8 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
+    """A config warning as one plain line; any other warning as Python shows it."""
+    if issubclass(category, ConfigWarning):
+        print(f"evo-fastslow: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, *rest, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         fused.kernel_mode()  # a bad EVO_FASTSLOW_KERNEL is bad input, told before any work starts
         return args.run(args)

@@ -14,6 +14,10 @@ class InputError(ValueError):
         super().__init__(f"{source}: {field}: {expected}")
 
 
+class ConfigWarning(UserWarning):
+    """A config that works but may not do what its author means (the CLI prints it as one line)."""
+
+
 def read_yaml(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Any:
     """A user's YAML file (config, suite, experiment): its data, or InputError naming the file (or the
     config field that named it)."""

@@ -63,9 +63,9 @@ def test_a_race_doubles_and_brings_the_incumbents_along():
     assert step == [Trial("new", 0, 1)]  # 1 -> 2 replicates; the incumbent has both already
     step = plan_step("new", {(0, 0): 0.7, (0, 1): 0.65}, view, config, revisit=False)
     assert step == [Trial("new", 0, 2), Trial("new", 0, 3), Trial("inc", 0, 2), Trial("inc", 0, 3)]
-    lost = plan_step("new", {(0, 0): 0.50, (0, 1): 0.52}, View({"inc": {(0, 0): 0.6, (0, 1): 0.61}}, {}),
+    lost = plan_step("new", {(0, 0): 0.50, (0, 1): 0.52}, View({"inc": {(0, 0): 0.6, (0, 1): 0.61}}, {"inc": 3}),
                      config, revisit=False)
-    assert lost == Decision(0, "raced out by inc")
+    assert lost == Decision(0, "raced out by genome 3")  # named by the first genome id that had it
     # an elite (re-proposed) gains a replicate beyond what the view has of it
     assert plan_step("inc", {(0, 0): 0.6, (0, 1): 0.6}, view, config, revisit=True) == [Trial("inc", 0, 2)]
 

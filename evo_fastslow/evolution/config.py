@@ -8,6 +8,7 @@ is what `resume` reads: a resumed run does not depend on files that may have cha
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evo_fastslow.evolution.cluster import ClusterConfig
-from evo_fastslow.errors import InputError, input_file, read_yaml
+from evo_fastslow.errors import ConfigWarning, InputError, input_file, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.evolution.selection import EvaluationConfig
@@ -30,7 +31,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# The genes a config without `search_space.search` searches (less its `fixed` ones): the genes the project
+# had when `search` was introduced. Genes added later stay at their defaults there, so an old config
+# searches what it always did.
+IMPLICIT_SEARCH = ("core", "hidden_size", "meta_inputs", "learning_rate", "optimizer", "discount", "entropy_cost",
+                   "value_cost", "episodes_per_update", "grad_clip", "episodic_memory", "memory_capacity", "memory_k",
+                   "memory_key", "memory_write", "memory_delta", "encoder", "encoder_width", "intrinsic",
+                   "intrinsic_weight")
+
+
 class SearchSpaceConfig(_Strict):
+    search: list[str] | None = Field(None, min_length=1, description="the genes evolution searches; every other "
+                                     "gene stays at its `fixed` value or its default (null: the older form, where "
+                                     "every gene of IMPLICIT_SEARCH not in `fixed` is searched)")
     fixed: dict[str, Any] = Field(default_factory=dict, description="genes held at one value")
     ranges: dict[str, tuple[int | float, int | float]] = Field(default_factory=dict,
                                                               description="narrowed numeric ranges [low, high]")
@@ -38,11 +51,30 @@ class SearchSpaceConfig(_Strict):
 
     @model_validator(mode="after")
     def _genes_are_valid(self) -> "SearchSpaceConfig":
+        if self.search is not None:
+            known = list(SEARCH_SPACE.genes)
+            for i, name in enumerate(self.search):
+                if name not in known:
+                    raise ValueError(f"search[{i}]: a known gene ({', '.join(known)}), not {name!r}")
+                if name in self.search[:i]:
+                    raise ValueError(f"search[{i}]: each gene once ({name!r} is named twice)")
+            for kind, names in (("fixed", self.fixed), ("ranges", self.ranges), ("choices", self.choices)):
+                wrong = [n for n in names if (n in self.search) == (kind == "fixed")]
+                if wrong:
+                    raise ValueError(f"{kind}.{wrong[0]}: " + ("a gene not named in search (it is searched)"
+                                     if kind == "fixed" else "a gene named in search (it is not searched)"))
         self.build()  # ValueError naming the gene and what was expected
         return self
 
+    def searched(self) -> list[str]:
+        """The searched genes, in the project's gene order (the order of the searchers' vector)."""
+        named = set(self.search) if self.search is not None else set(IMPLICIT_SEARCH) - set(self.fixed)
+        return [n for n in SEARCH_SPACE.genes if n in named]
+
     def build(self) -> SearchSpace:
-        return SEARCH_SPACE.restrict(self.fixed, self.ranges, self.choices)
+        searched = set(self.searched())
+        held = {n: self.fixed.get(n, g.default) for n, g in SEARCH_SPACE.genes.items() if n not in searched}
+        return SEARCH_SPACE.restrict(held, self.ranges, self.choices)
 
 
 class BudgetConfig(_Strict):
@@ -211,4 +243,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
         raise InputError(source, "suites", "suites with distinct names")
     config = config.model_copy(update={"embedded_suites": [s.model_dump(by_alias=True) for s in suites]})
     config.seed_genomes(source)  # fail now, not after the cluster started
+    if config.search_space.search is None:
+        warnings.warn(f"{source}: search_space: no `search` list, so it searches {', '.join(config.search_space.searched())} "
+                      "implicitly; name the genes to search in search_space.search", ConfigWarning, stacklevel=2)
     return config

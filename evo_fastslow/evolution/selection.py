@@ -117,7 +117,7 @@ class View:
 class Decision:
     """A finished plan: the rung it reached and why it stopped there."""
     rung: int
-    reason: str   # promoted-to-top | not promoted | raced out by <subject> | max replicates | failed
+    reason: str   # promoted-to-top | not promoted | raced out by genome <id> | max replicates | failed
 
 
 def replicates_at(scores: Scores, rung: int) -> list[int]:
@@ -190,7 +190,7 @@ def _race(subject: str, own: Scores, view: View, config: EvaluationConfig) -> li
         theirs = view.scores[incumbent]
         shared = [r for r in replicates_at(own, top) if (top, r) in theirs]
         if loses([own[(top, r)] for r in shared], [theirs[(top, r)] for r in shared], racing):
-            return Decision(top, f"raced out by {incumbent}")
+            return Decision(top, f"raced out by genome {view.order.get(incumbent, '?')}")
     if n >= config.max_replicates:
         return Decision(top, "max replicates")
     # doubling: 1, 2, 4, ...; with no incumbent to lose to, nothing can stop it: all at once
