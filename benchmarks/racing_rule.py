@@ -99,13 +99,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
     rules: dict[str, EvaluationConfig] = {"single seed": SINGLE}
-    for replicates in (4, 8, 16):
+    for replicates in (2, 3, 4, 8):
         rules[f"replicates {replicates}, no racing"] = EvaluationConfig(max_replicates=replicates, racing=None,
                                                                          rungs=[1.0])
         for test, alpha in (("t", 0.1), ("t", 0.2), ("wilcoxon", 0.2)):
             rules[f"replicates {replicates}, {test} alpha {alpha}"] = EvaluationConfig(
                 max_replicates=replicates, rungs=[1.0], racing=RacingConfig(test=test, alpha=alpha))
+        rules[f"replicates {replicates}, mean"] = EvaluationConfig(max_replicates=replicates, rungs=[1.0],
+                                                                    racing=RacingConfig(test="mean"))
         rules[f"replicates {replicates}, t 0.2, rungs 0.25/1"] = EvaluationConfig(max_replicates=replicates)
+        rules[f"replicates {replicates}, mean, rungs 0.25/1"] = EvaluationConfig(
+            max_replicates=replicates, racing=RacingConfig(test="mean"))
     for objective in (GAUSSIAN, HEAVY):
         print(f"\n{objective}\n{'rule':42s} {'true best':>9s} {'optimism':>9s} {'trials':>7s}")
         for name, config in rules.items():

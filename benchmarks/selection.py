@@ -37,11 +37,17 @@ from evo_fastslow.seeds import derive_seed
 
 LEGACY = ["evaluation.seeds=per-generation", "evaluation.max_replicates=1", "evaluation.racing=null",
           "evaluation.rungs=[1.0]"]
-ARMS = {
-    "single-seed GA": LEGACY,
-    "racing": ["evaluation.rungs=[1.0]"],
-    "multi-fidelity": ["evaluation.racing=null", "evaluation.max_replicates=1"],
-    "combination (default)": [],
+ARMS = {  # name: (directory, overrides of the config's evaluation section)
+    "single-seed GA": ("single-seed", LEGACY),
+    "racing": ("racing", ["evaluation.rungs=[1.0]"]),
+    "multi-fidelity": ("multi-fidelity", ["evaluation.racing=null", "evaluation.max_replicates=1"]),
+    "combination (default)": ("combination", []),
+}
+CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
+    "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2"]),
+    "rungs + racing, 3 replicates": ("combination-3", ["evaluation.max_replicates=3"]),
+    "rungs + mean racing, 3 replicates": ("combination-mean-3", ["evaluation.max_replicates=3",
+                                                                 "evaluation.racing.test=mean"]),
 }
 
 
@@ -81,6 +87,19 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
     return {"curve": curve, "meta_rl": shares, "env_steps": spent[-1]}
 
 
+def best_within(run_dir: Path, result: dict[str, Any], budget: float) -> Candidate | None:
+    """What `inspect` would have named the run's best genome once a third of the budget was spent (None:
+    its first generation spent more)."""
+    last = max((g for g, (steps, _) in enumerate(result["curve"]) if steps <= budget / 3), default=None)
+    if last is None:
+        return None
+    source = open_source(str(run_dir), None, None, 0)
+    with source.archive:
+        record, evaluation = next((r, e) for r, e in source.archive.ranked()
+                                  if r.generation <= last and e.status == "ok")
+        return source.candidate(record, evaluation.fitness)
+
+
 def spent_by_generation(run_dir: Path, config: Any) -> list[int]:
     full = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
     with Archive(run_dir / "archive.sqlite") as archive:
@@ -117,11 +136,17 @@ def tpe_arm(config_path: str, overrides: list[str], run_seed: int, budget: float
                 study.tell(trial, fitness)
                 best = max(best, fitness)
                 curve.append(((trial.number + 1) * full, best))
-    genes = dict(space.decode(np.array([study.best_params[f"x{i}"] for i in range(len(space))])).genes)
+    def genes_of(trial: Any) -> dict[str, Any]:
+        return dict(space.decode(np.array([trial.params[f"x{i}"] for i in range(len(space))])).genes)
+
+    genes = genes_of(study.best_trial)
+    first = [t for t in study.trials[: int(budget / 3 // full)] if t.value is not None]
+    best_first = max(first, key=lambda t: t.value, default=None)
     path = out / f"tpe-seed-{run_seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"schema": "evo_fastslow.genomes/1", "genomes": [{"name": "tpe", "genes": genes}]}))
-    return {"curve": curve, "meta_rl": [], "env_steps": trials * full, "genes": genes, "selection": study.best_value}
+    return {"curve": curve, "meta_rl": [], "env_steps": trials * full, "genes": genes, "selection": study.best_value,
+            "third_genes": genes_of(best_first) if best_first else None}
 
 
 def validated(source_path: str, candidate: Candidate, suites: list[str] | None, seed: int, seeds: int,
@@ -140,6 +165,8 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=None, help="the single-seed GA's generations")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", default="runs/selection-benchmark")
+    parser.add_argument("--candidates", action="store_true", help="also the further combinations measured to "
+                        "choose the default")
     args = parser.parse_args()
     console, out = Console(stderr=True), Path(args.out)
     base = load_config(args.config, [*args.set, *LEGACY])
@@ -147,12 +174,18 @@ def main() -> None:
     budget = base.population * generations * sum(s.lifetime.train_env_steps for s in base.fitness_suites())
     common = [*args.set, *([f"cluster.workers={args.workers}"] if args.workers is not None else [])]
     results: dict[str, list[dict[str, Any]]] = {}
-    for name, overrides in ARMS.items():
+    for name, (folder, overrides) in {**ARMS, **(CANDIDATES if args.candidates else {})}.items():
         for seed in args.seeds:
-            run_dir = out / name.split(" ")[0] / f"seed-{seed}"
+            run_dir = out / folder / f"seed-{seed}"
             done = run_dir.with_name(run_dir.name + ".json")  # a finished run's figures: an interrupted benchmark goes on
             if done.is_file():
-                results.setdefault(name, []).append(json.loads(done.read_text()))
+                result = json.loads(done.read_text())
+                if "third" not in result:  # measured before the checkpoint existed: its archive has it
+                    third = best_within(run_dir, result, budget)
+                    result["third"] = third and validated(str(run_dir), third, None, None, args.validate,
+                                                          args.workers, console)
+                    done.write_text(json.dumps(result, default=float))
+                results.setdefault(name, []).append(result)
                 continue
             shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished run starts over (deterministic: the same run)
             result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
@@ -162,35 +195,50 @@ def main() -> None:
                 best = source.top(1)[0]
             result.update(selection=best.selection, validated=validated(str(run_dir), best, None, None,
                                                                         args.validate, args.workers, console))
+            third = best_within(run_dir, result, budget)
+            result["third"] = third and validated(str(run_dir), third, None, None, args.validate, args.workers,
+                                                  console)
             done.write_text(json.dumps(result, default=float))
             results.setdefault(name, []).append(result)
     suite_files = [str(Path(s)) for s in base.suites]
     for seed in args.seeds:
         done = out / "tpe" / f"seed-{seed}.json"
+        genome_file = str(out / "tpe" / f"tpe-seed-{seed}.json")
         if done.is_file():
-            results.setdefault("Optuna TPE", []).append(json.loads(done.read_text()))
-            continue
-        result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
-                         args.workers or os.cpu_count() or 1)
-        result["validated"] = validated(str(out / "tpe" / f"tpe-seed-{seed}.json"),
-                                        Candidate("tpe", result["genes"], selection=result["selection"]),
-                                        suite_files, seed, args.validate, args.workers, console)
+            result = json.loads(done.read_text())
+        else:
+            result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
+                             args.workers or os.cpu_count() or 1)
+            result["validated"] = validated(genome_file, Candidate("tpe", result["genes"],
+                                                                   selection=result["selection"]),
+                                            suite_files, seed, args.validate, args.workers, console)
+        if "third" not in result:
+            if "third_genes" not in result:  # measured before the checkpoint existed: replay the study's asks
+                result["third_genes"] = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget / 3,
+                                                out / "tpe-third", args.workers or os.cpu_count() or 1)["genes"]
+            result["third"] = result["third_genes"] and validated(
+                genome_file, Candidate("tpe", result["third_genes"]), suite_files, seed, args.validate,
+                args.workers, console)
         done.write_text(json.dumps(result, default=float))
         results.setdefault("Optuna TPE", []).append(result)
     target = float(np.mean([r["validated"] for r in results["single-seed GA"]]))
     print(f"budget {budget / 1e6:.0f}M env-steps per run; target (single-seed GA's validated fitness) {target:.3f}")
-    print(f"{'arm':24s} {'validated':>22s} {'optimism':>22s} {'meta-RL share, last':>20s} {'selection ≥ target':>18s} "
-          f"{'env-steps':>10s}")
+    print(f"{'arm':34s} {'validated':>22s} {'optimism':>22s} {'meta-RL, last':>13s} {'selection ≥ target':>18s} "
+          f"{'validated at 1/3':>22s} {'≥ target':>8s} {'env-steps':>10s}")
     for name, runs in results.items():
         valid = mean_interval([r["validated"] for r in runs])
         optimism = mean_interval([r["selection"] - r["validated"] for r in runs])
         shares = [r["meta_rl"][-1] for r in runs if r["meta_rl"]]
         reach = [next((steps for steps, best in r["curve"] if best >= target), None) for r in runs]
         reached = [s for s in reach if s is not None]
-        print(f"{name:24s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
+        thirds = [r["third"] for r in runs if r.get("third") is not None]
+        third = mean_interval(thirds) if len(thirds) > 1 else None
+        print(f"{name:34s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
               f"{optimism.mean:+7.3f} [{optimism.low:+.3f}, {optimism.high:+.3f}] "
-              f"{(np.mean(shares) if shares else float('nan')):20.2f} "
+              f"{(np.mean(shares) if shares else float('nan')):13.2f} "
               f"{(f'{np.mean(reached) / 1e6:.0f}M ({len(reached)}/{len(runs)})' if reached else '-'):>18s} "
+              f"{(f'{third.mean:7.3f} [{third.low:.3f}, {third.high:.3f}]' if third else '-'):>22s} "
+              f"{sum(t >= target for t in thirds)}/{len(runs):<6d} "
               f"{np.mean([r['env_steps'] for r in runs]) / 1e6:9.0f}M")
         for r in runs:
             if r["meta_rl"]:
