@@ -14,40 +14,20 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evo_fastslow import api
 from evo_fastslow.analysis.lifetime_report import analysis_tables
-from evo_fastslow.console import LogProgress, make_console
-from evo_fastslow.errors import ConfigWarning, InputError, input_file, output_dir, output_file, run_directory
-from evo_fastslow.genome import load_genome, split_spec
-from evo_fastslow.lifetime import fused, run_lifetime
-from evo_fastslow.lifetime.reference import baseline_results
-from evo_fastslow.suite import load_suite
-from evo_fastslow.evolution.evaluate import architecture
-from evo_fastslow.weights import PROVENANCE_KEY, from_bytes, genome_file_weights, shapes, suite_tensors
+from evo_fastslow.console import make_console
+from evo_fastslow.errors import ConfigWarning, InputError, output_dir, output_file, run_directory
+from evo_fastslow.lifetime import fused
 
 EXIT_BAD_INPUT = 2
 
 
 def _lifetime(args: argparse.Namespace) -> int:
-    input_file(split_spec(args.genome)[0], "a genome file (JSON)", (args.genome or '""', "--genome"))
-    input_file(args.suite, "a suite file (YAML)", (args.suite or '""', "--suite"))
-    genome = load_genome(args.genome)
-    suite = load_suite(args.suite)
-    if args.save_weights is not None:
-        output_file(args.save_weights, "a weights file", (args.save_weights or '""', "--save-weights"))
-    err = make_console(stderr=True)
-    initial = _genome_weights(args.genome, genome, suite)
-    if initial is not None:
-        err.print(f"starting from the genome's evolved initial weights ({genome.provenance[PROVENANCE_KEY]['file']})")
-    with LogProgress(TextColumn("[bold]lifetime[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("updates"), TimeElapsedColumn(), console=err, transient=True,
-                  disable=args.json and not err.is_terminal) as bar:
-        job = bar.add_task(f"{genome.name or 'genome'} on {suite.name}", total=None)
-        result = run_lifetime(genome, suite, args.seed, save_weights=args.save_weights, initial=initial,
-                              progress=lambda done, total: bar.update(job, completed=done, total=total))
-    baselines = baseline_results(suite, args.seed)
+    genome, suite, result, baselines = api.run_lifetime_with_baselines(args.genome, args.suite, args.seed,
+                                                                       args.save_weights, None)
     if args.json:
         payload: dict[str, Any] = {"genome": genome.to_json(), "suite": suite.name, "seed": args.seed,
                                    **result.to_dict(),
@@ -58,18 +38,6 @@ def _lifetime(args: argparse.Namespace) -> int:
     else:
         _print_lifetime(genome.name or "genome", suite.name, result, baselines)
     return 0
-
-
-def _genome_weights(spec: str, genome: Any, suite: Any) -> dict | None:
-    """The initial weights an exported genome carries for this suite (checked), or None."""
-    blob = genome_file_weights(dict(genome.provenance), split_spec(spec)[0], genome.name)
-    if blob is None:
-        return None
-    tensors = {k: v for k, v in from_bytes(blob, spec).items() if k.startswith(f"{suite.name}/")}
-    if shapes(tensors) != architecture(dict(genome.genes), [suite]):
-        raise InputError(spec, f"genome {genome.name!r}, provenance.{PROVENANCE_KEY}",
-                         f"weights of this genome's architecture on suite {suite.name} (evolved on another suite?)")
-    return suite_tensors(tensors, suite.name)
 
 
 def _finite(value: Any) -> Any:
@@ -104,23 +72,15 @@ def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dic
 
 
 def _evolve(args: argparse.Namespace) -> int:
-    from evo_fastslow.evolution.config import load_config
-    from evo_fastslow.evolution.loop import Run
-
-    config = load_config(args.config, args.set or [])
-    run_dir = (output_dir(args.out, "a directory for the run", (args.out or '""', "--out")) if args.out is not None
-               else Path("runs") / f"{config.name}-seed{config.seed}")
-    Run(config, run_dir).start()
-    _found(run_dir)
+    if args.out is not None:
+        output_dir(args.out, "a directory for the run", (args.out or '""', "--out"))
+    _found(api.evolve(args.config, args.set or [], args.out).dir)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from evo_fastslow.evolution.loop import Run, read_run_config
-
-    run_dir = run_directory(args.run_dir, "RUN_DIR")
-    Run(read_run_config(run_dir), run_dir).resume()
-    _found(run_dir)
+    run_directory(args.run_dir, "RUN_DIR")
+    _found(api.resume(args.run_dir).dir)
     return 0
 
 
@@ -174,20 +134,6 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study_source(args: argparse.Namespace) -> Any:
-    from evo_fastslow.analysis.sources import open_source
-
-    if args.seeds < 2:
-        raise InputError("--seeds", "value", "at least 2 (an interval needs two replicates)")
-    if getattr(args, "top", 1) < 1:
-        raise InputError("--top", "value", "at least 1")
-    for suite in args.suite or []:
-        input_file(suite, "a suite file (YAML)", (suite or '""', "--suite"))
-    archive = None if args.archive is None else output_file(args.archive, "an archive file (SQLite)",
-                                                            (args.archive or '""', "--archive"))
-    return open_source(args.source, args.suite, args.seed, args.workers, archive and str(archive))
-
-
 def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: list[Table]) -> None:
     if args.json:
         print(json.dumps(_finite(report)))
@@ -198,35 +144,19 @@ def _print_or_json(args: argparse.Namespace, report: dict[str, Any], tables: lis
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from evo_fastslow.analysis.sources import file_candidates
-    from evo_fastslow.analysis.validate import validate, validation_tables
+    from evo_fastslow.analysis.validate import validation_tables
 
-    source = _study_source(args)
-    with source.archive:
-        if source.run_dir:
-            candidates = source.front() if args.front else source.top(args.top)
-        else:
-            candidates = file_candidates(args.source)
-        report = validate(source, candidates, args.seeds, make_console(stderr=True))
+    report = api.validate(args.source, top=args.top, seeds=args.seeds, front=args.front, suites=args.suite,
+                          seed=args.seed, workers=args.workers, archive=args.archive)
     _print_or_json(args, report, validation_tables(report))
     return 0
 
 
 def _ablate(args: argparse.Namespace) -> int:
-    from evo_fastslow.analysis.ablate import ablate, ablation_tables
-    from evo_fastslow.analysis.sources import file_candidates
+    from evo_fastslow.analysis.ablate import ablation_tables
 
-    source = _study_source(args)
-    with source.archive:
-        if source.run_dir:
-            candidates = source.top(1)
-            if not candidates:
-                raise InputError(args.source, "archive.sqlite", "a run with at least one successful evaluation")
-        else:
-            candidates = file_candidates(args.source)
-            if len(candidates) != 1:
-                raise InputError(args.source, "genome", "one genome: name it as FILE:NAME")
-        report = ablate(source, candidates[0], args.seeds, args.genes, make_console(stderr=True))
+    report = api.ablate(args.source, genes=args.genes, seeds=args.seeds, suites=args.suite, seed=args.seed,
+                        workers=args.workers, archive=args.archive)
     _print_or_json(args, report, ablation_tables(report))
     return 0
 

@@ -78,7 +78,8 @@ def output_dir(path: str | Path, what: str, where: tuple[str, str] | None = None
     found = Path(text)
     for candidate in (found, *found.parents):
         if candidate.exists() and not candidate.is_dir():
-            raise InputError(source, field, f"{what}, but {candidate} is a file")
+            raise InputError(source, field, f"{what}, not a file" if candidate == found else
+                             f"{what}, but {candidate} is a file")
     return found
 
 

@@ -35,9 +35,9 @@ def test_evolve_out_naming_a_file_or_an_impossible_place(tmp_path):
     a_file = tmp_path / "taken"
     a_file.write_text("not a directory")
     code, err = _cli("evolve", "configs/quickstart.yaml", "--out", str(a_file), *SETS)
-    assert code == 2 and f"{a_file}: --out: a directory for the run (this is a file)" in err and "Traceback" not in err
+    assert code == 2 and f"{a_file}: --out: a directory for the run, not a file" in err and "Traceback" not in err
     code, err = _cli("evolve", "configs/quickstart.yaml", "--out", str(a_file / "below"), *SETS)
-    assert code == 2 and "--out: a directory that can be created" in err and "Traceback" not in err
+    assert code == 2 and f"--out: a directory for the run, but {a_file} is a file" in err and "Traceback" not in err
     assert a_file.read_text() == "not a directory"  # nothing lost
 
 

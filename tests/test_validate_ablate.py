@@ -77,7 +77,7 @@ def test_validate_names_bad_input(quickstart_run, capsys):
     assert main(["validate", "populations/reference.json", "--workers", "0"]) == 2
     assert "--suite: at least one fitness suite file" in capsys.readouterr().err
     assert main(["validate", str(quickstart_run), "--seeds", "1"]) == 2
-    assert "--seeds: value: at least 2" in capsys.readouterr().err
+    assert "seeds: value: at least 2" in capsys.readouterr().err
     assert main(["validate", "no/such/run"]) == 2
     assert "no/such/run: file: a run directory or a genome file" in capsys.readouterr().err
     assert main(["ablate", "populations/reference.json", "--suite", "fitness/two-step.yaml", "--workers", "0"]) == 2
@@ -139,6 +139,7 @@ def test_report_and_export_name_a_place_they_cannot_write(quickstart_run, tmp_pa
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert main(["report", str(quickstart_run), "-o", str(blocker / "report.html")]) == 2
-    assert f"{blocker / 'report.html'}: -o: a file that can be written" in capsys.readouterr().err
+    assert f"{blocker / 'report.html'}: -o: an HTML file to write, but {blocker} is a file" in capsys.readouterr().err
     assert main(["export", str(quickstart_run), "-o", str(blocker / "out")]) == 2
-    assert f"{blocker / 'out'}: -o: a directory that can be written" in capsys.readouterr().err
+    assert f"{blocker / 'out'}: -o: a directory for the exported tables, but {blocker} is a file" \
+        in capsys.readouterr().err
