@@ -214,7 +214,23 @@ def validate(source: str | Path, top: int = 3, seeds: int = 8, front: bool = Fal
             candidates = found.front() if front else found.top(top)
         else:
             candidates = file_candidates(str(source))
-        return run_validation(found, candidates, seeds, console or make_console(stderr=True))
+        report = run_validation(found, candidates, seeds, console or make_console(stderr=True))
+        if found.run_dir:
+            _track_validation(found, report)
+        return report
+
+
+def _track_validation(found: Any, report: dict[str, Any]) -> None:
+    """A tracked run's trackers get each validated genome's mean, at the run's last generation."""
+    from evo_fastslow.evolution.tracking import tracker_for
+
+    tracker = tracker_for(found.run_dir)
+    if tracker is None:
+        return
+    tracker.attach(found.archive)
+    last = max((row[0] for row in found.archive.generation_summaries()), default=0)
+    tracker.validated(last, [(g["genome_id"], g["validated_fitness"]["mean"]) for g in report["genomes"]])
+    tracker.close(finished=True)
 
 
 def ablate(source: str | Path, genes: Sequence[str] | None = None, seeds: int = 5,

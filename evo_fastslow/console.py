@@ -32,8 +32,15 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def plain(console: Console) -> bool:
-    """True where live display cannot work: not a terminal and not a notebook."""
-    return not console.is_terminal and not console.is_jupyter
+    """True where live display cannot work: not a terminal, nor a notebook with ipywidgets (rich's live
+    display in Jupyter needs them)."""
+    if console.is_terminal:
+        return False
+    if console.is_jupyter:
+        import importlib.util
+
+        return importlib.util.find_spec("ipywidgets") is None
+    return True
 
 
 class LogProgress(Progress):

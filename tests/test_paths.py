@@ -121,3 +121,16 @@ def test_path_fields_of_configs(tmp_path, capsys, field):
         else:
             assert f"{source}: {expect}: " in err, (field, kind, err)
         assert not (tmp_path / "never").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize("field", ["tensorboard", "mlflow"])
+def test_tracking_directories(tmp_path, capsys, field):
+    """Tracker directories (relative: inside the run directory) that cannot be directories are named."""
+    paths = bad_paths(tmp_path)
+    for kind in ("empty", "inside a file", "not text"):
+        argv = ["evolve", str(ROOT / "configs/quickstart.yaml"), "--out", str(tmp_path / "never"), "--set",
+                f"tracking.{field}={paths[kind] or chr(34) * 2}"]
+        assert main(argv) == 2, (field, kind)
+        err = capsys.readouterr().err
+        assert f": tracking.{field}: " in err and err.count("\n") == 1, (field, kind, err)
+        assert not (tmp_path / "never").exists()

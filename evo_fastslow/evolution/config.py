@@ -20,6 +20,7 @@ from evo_fastslow.errors import ConfigWarning, InputError, input_file, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.evolution.selection import EvaluationConfig
+from evo_fastslow.evolution.tracking import TrackingConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
 from evo_fastslow.suite import FitnessSuite, load_suite
 from evo_fastslow.weights import genome_file_weights
@@ -98,6 +99,8 @@ class RunConfig(_Strict):
     inheritance: InheritanceConfig = Field(InheritanceConfig(), description="what a child inherits besides genes: "
                                            "darwinian | baldwinian | lamarckian (evolution/inheritance.py)")
     cluster: ClusterConfig = ClusterConfig()
+    tracking: TrackingConfig | None = Field(None, description="write progress to TensorBoard and/or MLflow "
+                                            "(evolution/tracking.py)")
     reproducibility: Literal["warn", "strict"] = Field(
         "warn", description="workers (or a resume) with another numeric fingerprint: warn, or stop (strict)")
     embedded_suites: list[dict[str, Any]] = Field(default_factory=list,

@@ -35,6 +35,7 @@ from evo_fastslow.evolution.rounds import evaluate_generation
 from evo_fastslow.evolution.trials import TrialBook
 from evo_fastslow.evolution.stats import GenerationStats, generation_stats
 from evo_fastslow.evolution.steady import SteadyState
+from evo_fastslow.evolution.tracking import Tracker, TrackingConfig
 from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.numerics.fingerprint import differences
 from evo_fastslow.seeds import derive_seed
@@ -113,11 +114,13 @@ class Run:
         self._warned: set[str] = set()   # other digests already warned about
         self.best_so_far: Evaluation | None = None  # the best successful evaluation so far, for progress bars
         self.book: TrialBook | None = None  # the run's trials, unless it evaluates one lifetime per genome
+        self.tracker = Tracker(TrackingConfig(), self.run_dir, config.name, "")  # checked and set by start and resume
 
     def id_of(self, generation: int, index: int) -> int:
         return generation * self.popsize + index
 
     def start(self) -> list[GenerationStats]:
+        self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))  # its paths checked before anything is made
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise InputError(str(self.run_dir), "--out", "a directory for the run (this is a file)")
         if (self.run_dir / ARCHIVE_FILE).exists():
@@ -133,7 +136,11 @@ class Run:
     def resume(self) -> list[GenerationStats]:
         if not (self.run_dir / ARCHIVE_FILE).is_file():
             raise InputError(str(self.run_dir), ARCHIVE_FILE, "a run directory made by `evo-fastslow evolve`")
+        self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))
         return self._loop(read_checkpoint(self.run_dir))
+
+    def _tracker(self, config_path: str) -> Tracker:
+        return Tracker(self.config.tracking or TrackingConfig(), self.run_dir, self.config.name, config_path)
 
     def _loop(self, checkpoint: dict[str, Any] | None) -> list[GenerationStats]:
         config = self.config
@@ -152,22 +159,33 @@ class Run:
                                            WeightStore(self.run_dir / WEIGHTS_FOLDER), seeded)
             self.book = None if config.evaluation.legacy else TrialBook(
                 archive, config.evaluation, config.seed, suites, self.inheritance.keeps_final_weights)
-            with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
-                if evaluator.dashboard:
-                    self.console.print(f"Dask dashboard: {evaluator.dashboard}")
-                self._check_fingerprints(evaluator.fingerprints(), archive)
-                if config.searcher.name in ("aging", "map-elites"):
-                    kind = AgingEvolution if config.searcher.name == "aging" else MapElites
-                    searcher = kind(space, config.searcher, self.popsize, config.seed, seeds)
-                    SteadyState(self, searcher, archive, evaluator).run(checkpoint)
-                else:
-                    searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of, suites)
-                    self._evolve(searcher, archive, evaluator, checkpoint)
+            self.tracker.start(archive, json.loads(json.dumps(config.model_dump(by_alias=True))))
+            finished = False
+            try:
+                self._run_searcher(archive, space, seeds, checkpoint)
+                finished = True
+            finally:
+                self.tracker.close(finished)
         return self.history
 
+    def _run_searcher(self, archive: Archive, space: Any, seeds: list[Any], checkpoint: dict[str, Any] | None
+                      ) -> None:
+        config, suites = self.config, self.suites
+        with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
+            if evaluator.dashboard:
+                self.console.print(f"Dask dashboard: {evaluator.dashboard}")
+            self._check_fingerprints(evaluator.fingerprints(), archive)
+            if config.searcher.name in ("aging", "map-elites"):
+                kind = AgingEvolution if config.searcher.name == "aging" else MapElites
+                searcher = kind(space, config.searcher, self.popsize, config.seed, seeds)
+                SteadyState(self, searcher, archive, evaluator).run(checkpoint)
+            else:
+                searcher = make_searcher(space, config.searcher, self.popsize, config.seed, seeds, self.id_of, suites)
+                self._evolve(searcher, archive, evaluator, checkpoint)
+
     def _check_config(self, archive: Archive) -> None:
-        """A resumed run continues as it was configured: only `generations` (to extend it), `cluster` and
-        `reproducibility` may change; anything else would mix two experiments in one archive."""
+        """A resumed run continues as it was configured: only `generations` (to extend it), `cluster`,
+        `tracking` and `reproducibility` may change; anything else would mix two experiments in one archive."""
         current = json.loads(json.dumps(self.config.model_dump(by_alias=True)))  # as JSON has it: lists
         recorded = archive.meta("config")
         if isinstance(recorded, dict):
@@ -176,7 +194,7 @@ class Run:
             archive.set_meta("config", current)
             return
         changed = [key for key in _changed_fields(recorded, current)
-                   if key.split(".")[0] not in ("generations", "cluster", "reproducibility")]
+                   if key.split(".")[0] not in ("generations", "cluster", "tracking", "reproducibility")]
         if changed:
             raise InputError(str(self.run_dir / CONFIG_FILE), changed[0],
                              f"the value this run was started with ({_at(recorded, changed[0])!r}): a resumed run "
@@ -332,6 +350,7 @@ class Run:
         _atomic_write(self.run_dir / CHECKPOINT_FILE, json.dumps(
             {"generation": stats.generation, "digest": digest, "searcher": self.config.searcher.name}))
         self.history.append(stats)
+        self.tracker.generation(stats, archive, records, evaluations, self.env_steps_spent(archive))
         best = evaluations.get(stats.best_id) or archive.evaluations([stats.best_id]).get(stats.best_id)
         evidence = (f" [{best.ci_low:.3f}, {best.ci_high:.3f}] n={best.replicates}"
                     if best is not None and best.replicates > 1 else "")
@@ -341,6 +360,13 @@ class Run:
         self.console.print(
             f"generation {stats.generation + 1}/{self.config.generations}: {found}, {stats.failures} failed, "
             f"{spent}{stats.wall_seconds:.1f} s, elapsed {time.perf_counter() - started:.0f} s")
+
+    def env_steps_spent(self, archive: Archive) -> int:
+        """Env-steps of every lifetime so far (trials; or one full lifetime per evaluation)."""
+        if self.book is not None:
+            return int(archive.spending().get("env_steps", 0))
+        full = sum(s.lifetime.train_env_steps for s in self.suites)
+        return full * len(archive.evaluations())
 
     def spent_text(self, archive: Archive) -> str:
         """Trials and env-steps so far, per rung: 'trials 12 + 30, 1.2M env-steps (of 4.0M at full budget), '."""
