@@ -71,6 +71,7 @@ def _other_choice(choices: tuple, value: Any, rng: np.random.Generator) -> Any:
 class Categorical(Gene):
     choices: tuple[str, ...] = ()
     default_value: str = ""
+    also: tuple[str, ...] = ()  # values a config may choose (plugin cores) that are not searched by default
 
     @property
     def default(self) -> str:
@@ -83,12 +84,12 @@ class Categorical(Gene):
         return (self.choices.index(value) + 0.5) / len(self.choices)
 
     def validate(self, value: Any) -> str:
-        if not isinstance(value, str) or value not in self.choices:
-            raise ValueError(f"one of {list(self.choices)}, got {value!r}")
+        if not isinstance(value, str) or (value not in self.choices and value not in self.also):
+            raise ValueError(f"one of {list(self.choices + self.also)}, got {value!r}")
         return value
 
     def describe(self) -> str:
-        return " | ".join(self.choices)
+        return " | ".join(self.choices + self.also)
 
     def mutate(self, value: str, rng: np.random.Generator, scale: float) -> str:
         """Another choice, never a drift inside the current one's bin."""

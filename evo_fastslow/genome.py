@@ -68,7 +68,8 @@ class SearchSpace:
         if len(values) != len(self):
             raise ValueError(f"expected a vector of {len(self)} values, got {len(values)}")
         decoded = {n: self.genes[n].decode(float(x)) for n, x in zip(self.free, values)}
-        return Genome({n: self.fixed[n] if n in self.fixed else decoded[n] for n in self.genes}, **meta)
+        return Genome({n: self.fixed[n] if n in self.fixed else decoded.get(n, g.default)
+                       for n, g in self.genes.items()}, **meta)
 
     def encode(self, genome: Genome) -> np.ndarray:
         return np.array([self.genes[n].encode(genome[n]) for n in self.free], dtype=np.float64)
@@ -97,6 +98,20 @@ class SearchSpace:
         all_fixed = {**self.fixed, **{n: genes[n].validate(v) for n, v in (fixed or {}).items()}}
         return SearchSpace(genes.values(), all_fixed)
 
+    def add(self, gene: Gene) -> None:
+        """A gene joins the space (a plugin's): last in the gene order, outside this space's vector (a
+        restricted space searches it only where a config names it)."""
+        if gene.name not in self.genes:
+            self.genes[gene.name] = gene
+
+    def accept(self, name: str, value: str) -> None:
+        """A categorical gene accepts one more value (a plugin core), without joining its default choices."""
+        from dataclasses import replace
+
+        gene = self.genes[name]
+        if isinstance(gene, Categorical) and value not in gene.choices + gene.also:
+            self.genes[name] = replace(gene, also=gene.also + (value,))
+
     def mutate(self, genome: Genome, rng: np.random.Generator, rate: float, scale: float) -> Genome:
         """Each free gene mutates with probability `rate` (at least one does), by its own kind's rule."""
         hits = [n for n in self.free if rng.random() < rate] or [self.free[int(rng.integers(len(self.free)))]]
@@ -113,6 +128,7 @@ class SearchSpace:
                  source: str = "<genome>") -> Genome:
         """Validate `genes`, fill the missing ones with defaults; InputError naming the gene otherwise."""
         where = f"genome {name!r}" if name else "genome"
+        _plugin_core(genes, source, where)
         unknown = sorted(set(genes) - set(self.genes))
         if unknown:
             raise InputError(source, f"{where}, gene {unknown[0]!r}",
@@ -127,6 +143,20 @@ class SearchSpace:
             except ValueError as err:
                 raise InputError(source, f"{where}, gene {gene_name!r}", str(err)) from None
         return Genome(values, name=name, provenance=dict(provenance or {}))
+
+
+def _plugin_core(genes: Mapping[str, Any], source: str, where: str) -> None:
+    """A genome naming an installed plugin core (an entry point, never an import path) gets it loaded."""
+    core = genes.get("core")
+    if isinstance(core, str) and core not in SEARCH_SPACE.genes["core"].choices + SEARCH_SPACE.genes["core"].also:
+        from evo_fastslow.plugins import PluginError, is_import_path, load_core
+
+        if is_import_path(core):
+            return  # an import path is loaded only where a run config names it: the gene check says so
+        try:
+            load_core(core, allow_import_path=False)
+        except PluginError:
+            return  # not installed: the gene check names the values it accepts
 
 
 SEARCH_SPACE = SearchSpace([

@@ -19,14 +19,20 @@ class _Strict(BaseModel):
 
 
 class TaskSpec(_Strict):
-    kind: str = Field(description="a task of the registry: " + ", ".join(TASKS))
+    kind: str = Field(description="a task of the registry (" + ", ".join(TASKS) + "), or a plugin's: an import "
+                      "path module:Class, or an entry point of evo_fastslow.tasks (evo_fastslow/plugins.py)")
     params: dict[str, Any] = Field(default_factory=dict, description="the task's own parameters")
 
     @field_validator("kind")
     @classmethod
     def _known(cls, kind: str) -> str:
         if kind not in TASKS:
-            raise ValueError(f"one of {', '.join(TASKS)}")
+            from evo_fastslow.plugins import PluginError, load_task
+
+            try:
+                load_task(kind)
+            except PluginError as err:
+                raise ValueError(f"one of {', '.join(TASKS)}, or a plugin's task: {err}") from None
         return kind
 
 
@@ -52,7 +58,9 @@ class FitnessSuite(_Strict):
     metric: Literal["normalized_score", "test_reward", "neg_test_regret"] = "normalized_score"
 
     def build_task(self) -> Task:
-        return TASKS[self.task.kind](**self.task.params)
+        from evo_fastslow.plugins import load_task
+
+        return load_task(self.task.kind)(**self.task.params)
 
     def fitness(self, result: Any) -> float:
         """The metric of a LifetimeResult, maximised; the worst finite value when it did not finish."""

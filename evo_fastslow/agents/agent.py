@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from evo_fastslow.agents.acting import _np
-from evo_fastslow.agents.cores import CORES, EpisodicLSTMCore, State
+from evo_fastslow.agents.cores import EpisodicLSTMCore, State
 from evo_fastslow.agents.encoders import build_encoder
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
@@ -62,7 +62,10 @@ class Agent(nn.Module):
         if self.episodic_lstm:
             self.core = EpisodicLSTMCore(core_in, hidden)
         else:
-            self.core = CORES[genome["core"]](core_in + self.reinstated_size, hidden)
+            from evo_fastslow.plugins import core_genes, load_core
+
+            core = load_core(genome["core"])
+            self.core = core(core_in + self.reinstated_size, hidden, **core_genes(core, genome))
         self.policy = nn.Linear(hidden, n_actions)
         self.value = nn.Linear(hidden + (1 if self.memory_kind == "value" else 0), 1)
         self.encoder = encoder  # registered last: agents without one draw their initial weights as before
@@ -166,12 +169,28 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+class TorchCoreActor:
+    """The acting pass of a plugin core without a NumPy `actor()`: its own torch `step`, no gradients."""
+
+    def __init__(self, core: nn.Module):
+        self.core = core
+
+    def initial_state(self, batch: int) -> tuple[np.ndarray, ...]:
+        return tuple(s.detach().numpy().copy() for s in self.core.initial_state(batch))
+
+    def step(self, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        with torch.no_grad():
+            h, new = self.core.step(torch.from_numpy(np.ascontiguousarray(x, np.float32)),
+                                    tuple(torch.from_numpy(s) for s in state))
+        return h.numpy().copy(), tuple(s.numpy().copy() for s in new)
+
+
 class Actor:
     """The acting pass of an Agent in NumPy: builds each step's inputs, reads memory, returns logits."""
 
     def __init__(self, agent: Agent):
         self.agent = agent
-        self.core = agent.core.actor()
+        self.core = agent.core.actor() if hasattr(agent.core, "actor") else TorchCoreActor(agent.core)
         self.w_policy, self.b_policy = _np(agent.policy.weight).T.copy(), _np(agent.policy.bias)
         self.w_value, self.b_value = _np(agent.value.weight).T.copy(), _np(agent.value.bias)
         self.embed = (_np(agent.embed.weight).T.copy(), _np(agent.embed.bias)) if agent.embed else None

@@ -122,9 +122,10 @@ def reset(state: State, mask: torch.Tensor) -> State:
     return tuple(s * keep for s in state)
 
 
-CORES: dict[str, Callable[[int, int], nn.Module]] = {
+CORES: dict[str, Callable[..., nn.Module]] = {
     "lstm": LSTMCore, "gru": GRUCore, "feedforward": FeedforwardCore,
-}
+}  # plugin cores join it when loaded (evo_fastslow/plugins.py)
+BUILT_IN_CORES = tuple(CORES)
 
 
 class EpisodicLSTMCore(nn.Module):

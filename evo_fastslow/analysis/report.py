@@ -17,12 +17,15 @@ from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
 
 
 def _searched_genes(archive: Archive) -> list[str]:
-    """The genes the run searched: not those its config held fixed (the same in every genome), nor
-    genes added to the search space after the run (absent from its genomes)."""
-    fixed = (archive.meta("config") or {}).get("search_space", {}).get("fixed", {})
+    """The genes the run searched (its config's `search_space.search`, or in the older form the genes of
+    IMPLICIT_SEARCH it did not hold fixed), and only those its genomes have."""
+    from evo_fastslow.evolution.config import IMPLICIT_SEARCH
+
+    space = (archive.meta("config") or {}).get("search_space", {})
+    named = space.get("search") or [n for n in IMPLICIT_SEARCH if n not in space.get("fixed", {})]
     first = archive.genomes(0)[:1]
     present = set(first[0].genes) if first else set(SEARCH_SPACE.genes)
-    return [name for name in SEARCH_SPACE.genes if name not in fixed and name in present]
+    return [name for name in SEARCH_SPACE.genes if name in named and name in present]
 
 
 ARCHITECTURE_GENES = ("core", "meta_inputs", "hidden_size", "episodic_memory")  # what a cost depends on most

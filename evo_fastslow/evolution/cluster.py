@@ -265,6 +265,15 @@ class Evaluator:
         while self.in_flight:
             yield self.next_done()
 
+    def on_every_worker(self, function: Any, *args: Any) -> dict[str, Any]:
+        """`function(*args)` on each worker (in-process: here), by worker: 'name (address)'."""
+        if self.client is None:
+            return {"in-process": function(*args)}
+        names = {address: info.get("name", address) for address, info in
+                 self.client.scheduler_info().get("workers", {}).items()}
+        return {f"{names.get(address, address)} ({address})": value
+                for address, value in self.client.run(function, *args).items()}
+
     def fingerprints(self) -> dict[str, dict[str, Any]]:
         """Each worker's numeric fingerprint (computing it also loads the kernels: a warm-up)."""
         if self.client is None:

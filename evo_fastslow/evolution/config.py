@@ -230,6 +230,18 @@ def validate_config(data: Any, source: str) -> RunConfig:
         raise InputError(source, _field(first["loc"]), first["msg"].removeprefix("Value error, ")) from None
 
 
+def load_plugin_cores(data: dict[str, Any], source: str) -> None:
+    """Plugin cores the config's search space names are loaded (their genes join the space) before it is
+    checked; a run directory's resolved config names them the same way (evolution/loop.py)."""
+    from evo_fastslow.plugins import PluginError, config_cores, load_core
+
+    for name in config_cores(data.get("search_space")):
+        try:
+            load_core(name)
+        except PluginError as err:
+            raise InputError(source, "search_space: core", str(err)) from None
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
     """Read, override, validate; then read the suites and embed them."""
     source = str(path)
@@ -238,6 +250,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
         data.pop("embedded_suites", None)
         for assignment in overrides:
             apply_override(data, assignment)
+        load_plugin_cores(data, source)
     config = validate_config(data, source)
     suites = [load_suite(named_file(s, source, f"suites[{i}]", "a suite file (YAML)"))
               for i, s in enumerate(config.suites)]

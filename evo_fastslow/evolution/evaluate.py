@@ -51,14 +51,13 @@ def evaluate(genes: dict[str, Any], suites: list[FitnessSuite], seed: int, task_
     `weights` (safetensors bytes, checked against `weights_hash`): the initial weights of every suite's
     agent (evolution/inheritance.py); `keep_weights`: the outcome also carries the end-of-lifetime
     weights, as safetensors bytes under "weights"."""
-    from evo_fastslow.genome import SEARCH_SPACE
     from evo_fastslow.lifetime.run import agent_tensors, train_and_test
 
     worker, wall, numerics, started_at = _worker_name(), 0.0, "", time.time()
     scores, metrics, curves, final = {}, {}, {}, {}
     try:
         numerics = fingerprint()["digest"]
-        genome = SEARCH_SPACE.complete(genes)
+        genome = complete(genes)
         initial = _initial_tensors(weights, weights_hash)
         for suite in suites:
             agent, result = train_and_test(genome, suite, derive_seed(seed, suite.name),
@@ -93,12 +92,22 @@ def _initial_tensors(weights: bytes | None, weights_hash: str) -> Tensors | None
     return from_bytes(weights, f"weights {weights_hash[:12]}…")
 
 
+def complete(genes: dict[str, Any]) -> Any:
+    """The genome of genes the driver sent: a plugin core it names is loaded here too (the driver took
+    the name from a run config, or from an installed entry point)."""
+    from evo_fastslow.genome import SEARCH_SPACE
+    from evo_fastslow.plugins import load_core
+
+    if isinstance(genes.get("core"), str):
+        load_core(genes["core"])
+    return SEARCH_SPACE.complete(genes)
+
+
 def initial_weights(genes: dict[str, Any], suites: list[FitnessSuite], seed: int) -> Tensors:
     """The fresh weights every suite's agent of `evaluate(genes, suites, seed, ...)` starts with."""
-    from evo_fastslow.genome import SEARCH_SPACE
     from evo_fastslow.lifetime.run import agent_tensors, initial_agent
 
-    genome = SEARCH_SPACE.complete(genes)
+    genome = complete(genes)
     return {f"{suite.name}/{name}": value for suite in suites
             for name, value in agent_tensors(initial_agent(genome, suite.build_task(),
                                                            derive_seed(seed, suite.name))).items()}
@@ -107,9 +116,8 @@ def initial_weights(genes: dict[str, Any], suites: list[FitnessSuite], seed: int
 def architecture(genes: dict[str, Any], suites: list[FitnessSuite]) -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of every suite's agent: weights fit a genome when these agree."""
     from evo_fastslow.agents import Agent
-    from evo_fastslow.genome import SEARCH_SPACE
 
-    genome = SEARCH_SPACE.complete(genes)
+    genome = complete(genes)
     found = {}
     for suite in suites:
         task = suite.build_task()

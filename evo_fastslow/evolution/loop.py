@@ -24,7 +24,7 @@ from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.console import LogProgress, make_console
 from evo_fastslow.evolution.cluster import Evaluator, Job, open_evaluator
 from evo_fastslow.errors import InputError
-from evo_fastslow.evolution.config import RunConfig, validate_config
+from evo_fastslow.evolution.config import RunConfig, load_plugin_cores, validate_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER, Inheritance
 from evo_fastslow.evolution.aging import AgingEvolution
@@ -65,6 +65,7 @@ def read_run_config(run_dir: Path) -> RunConfig:
         raise InputError(str(path), "YAML", f"the run's resolved config, valid YAML ({type(err).__name__})") from None
     if isinstance(data, dict):
         data.setdefault("evaluation", LEGACY)  # made before `evaluation:` existed: one lifetime per genome
+        load_plugin_cores(data, str(path))
     return validate_config(data, str(path))
 
 
@@ -175,6 +176,7 @@ class Run:
             if evaluator.dashboard:
                 self.console.print(f"Dask dashboard: {evaluator.dashboard}")
             self._check_fingerprints(evaluator.fingerprints(), archive)
+            self._check_plugins(evaluator, archive)
             if config.searcher.name in ("aging", "map-elites"):
                 kind = AgingEvolution if config.searcher.name == "aging" else MapElites
                 searcher = kind(space, config.searcher, self.popsize, config.seed, seeds)
@@ -210,6 +212,34 @@ class Run:
                                      checkpoint if generation <= replay_until else None)
             if generation > replay_until:
                 self.finish_generation(stats, archive, started)
+
+    def _check_plugins(self, evaluator: Evaluator, archive: Archive) -> None:
+        """Every worker loads the run's plugins (tasks, cores) at the driver's versions, before any
+        evaluation: a worker without one stops the run with one error naming both."""
+        from evo_fastslow.agents.cores import BUILT_IN_CORES
+        from evo_fastslow.plugins import LOADED, available
+        from evo_fastslow.tasks import TASKS
+
+        tasks = sorted({s.task.kind for s in self.suites} - set(TASKS))
+        space = self.config.space()
+        cores = sorted({c for c in (*space.genes["core"].choices, space.fixed.get("core", "lstm"))}
+                       - set(BUILT_IN_CORES))
+        if not tasks and not cores:
+            return
+        wanted = {name: LOADED.get(name, "") for name in (*tasks, *cores)}
+        archive.set_meta("plugins", wanted)
+        problems = []
+        for worker, found in sorted(evaluator.on_every_worker(available, tasks, cores).items()):
+            for name, version in found.items():
+                if version.startswith("missing: "):
+                    raise InputError(str(self.run_dir), "plugins", f"every worker able to load plugin {name!r}; "
+                                     f"worker {worker} cannot: {version.removeprefix('missing: ')}")
+                if version != wanted[name]:
+                    problems.append(f"worker {worker} has plugin {name!r} at {version}, the driver at {wanted[name]}")
+        if problems and self.config.reproducibility == "strict":
+            raise InputError(str(self.run_dir), "reproducibility: strict", "; ".join(problems))
+        for problem in problems:
+            self.console.print(f"[yellow]warning:[/] {problem}: the archive will not be reproducible")
 
     def _check_fingerprints(self, workers: dict[str, dict[str, Any]], archive: Archive) -> None:
         """Before anything is evaluated: do the workers compute the same numbers as each other, and as

@@ -43,7 +43,10 @@ def fingerprint() -> dict[str, Any]:
     from evo_fastslow.lifetime.fused import kernel_mode
     from evo_fastslow.numerics import numerics_mode
 
+    from evo_fastslow.plugins import LOADED
+
     details = dict(_fingerprint(numerics_mode(), kernel_mode()))
+    details["plugins"] = dict(sorted(LOADED.items()))  # names and versions of the plugins loaded so far
     compared = json.dumps({k: details[k] for k in COMPARED}, sort_keys=True)
     return {"digest": hashlib.sha256(compared.encode()).hexdigest()[:12], **details}
 

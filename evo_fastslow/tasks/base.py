@@ -92,6 +92,7 @@ class Task(BaseModel):
     kind: ClassVar[str]
     tabular: ClassVar[bool] = False  # its episodes give their dynamics as Tables (a compiled loop can run them)
     has_oracle: ClassVar[bool] = True  # its episodes know the best expected reward (normalised score, regret)
+    reward_range: ClassVar[tuple[float, float]] = (-float("inf"), float("inf"))  # every reward step() gives
     trials: int
 
     @property
