@@ -48,6 +48,8 @@ CANDIDATES = {  # further combinations, measured to choose the default (--candid
     "rungs + racing, 3 replicates": ("combination-3", ["evaluation.max_replicates=3"]),
     "rungs + mean racing, 3 replicates": ("combination-mean-3", ["evaluation.max_replicates=3",
                                                                  "evaluation.racing.test=mean"]),
+    "rungs, replicates on survival 1 -> 3": ("survival-3", ["evaluation.racing=null", "evaluation.max_replicates=3",
+                                                            "evaluation.first_replicates=1"]),
 }
 
 

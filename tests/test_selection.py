@@ -88,3 +88,20 @@ def test_a_bad_evaluation_section_names_its_field(override, field):
     with pytest.raises(InputError) as err:
         load_config("configs/quickstart.yaml", [override])
     assert field in str(err.value)
+
+
+def test_replicates_on_survival_start_small_and_grow_with_each_survival():
+    """first_replicates: a new genome gets 1 full-budget lifetime; each re-proposal (an elite) adds one."""
+    config = EvaluationConfig(max_replicates=3, first_replicates=1, racing=None, rungs=[1.0])
+    empty = View({}, {})
+    assert plan_step("a", {}, empty, config, revisit=False) == [Trial("a", 0, 0)]
+    assert plan_step("a", {(0, 0): 0.7}, empty, config, revisit=False) == Decision(0, "replicated on survival")
+    seen = View({"a": {(0, 0): 0.7}}, {"a": 0})
+    assert plan_step("a", {(0, 0): 0.7}, seen, config, revisit=True) == [Trial("a", 0, 1)]
+    seen = View({"a": {(0, 0): 0.7, (0, 1): 0.6, (0, 2): 0.65}}, {"a": 0})
+    own = {(0, 0): 0.7, (0, 1): 0.6, (0, 2): 0.65}
+    assert plan_step("a", own, seen, config, revisit=True) == Decision(0, "replicated on survival")  # capped
+    with pytest.raises(ValueError, match="first_replicates"):
+        EvaluationConfig(max_replicates=2, first_replicates=3, racing=None)
+    with pytest.raises(ValueError, match="first_replicates"):
+        EvaluationConfig(first_replicates=1)  # with racing, the race decides

@@ -19,6 +19,10 @@ decisions are the same on any number of workers and in any arrival order.
    `max_replicates`; from `first_test` replicates on, a paired one-sided test against each incumbent
    stops it once it clearly loses (p < alpha). Incumbents that lack a replicate the race needs get it,
    so the best genomes gather evidence; a re-proposed genome (an elite) gains one replicate.
+3. Without racing, either every genome at the full budget gets `max_replicates` at once, or (with
+   `first_replicates`) it starts with that many and gains one each time it survives into a later
+   generation (EvoTorch's GA re-evaluates its elites the same way), up to `max_replicates`: the
+   cheapest way not to carry an elite on one lucky draw.
 A genome's fitness is the mean over its replicates at the highest rung it reached, with n and a 95%
 interval; searchers rank first by rung, then by that mean (`selection_value`).
 """
@@ -55,6 +59,10 @@ class EvaluationConfig(_Strict):
                               "per-generation: one lifetime per genome on its generation's task draw (no racing, "
                               "no rungs: the evaluation of runs made before this section existed)")
     max_replicates: int = Field(4, ge=1, description="the most replicates (full-budget lifetimes) a genome gets")
+    first_replicates: int | None = Field(None, ge=1, description="with racing: null, the replicates a genome "
+                                         "gets when it first reaches the full budget; each time it survives "
+                                         "into a later generation (an elite) it gains one, up to "
+                                         "max_replicates (null: max_replicates at once)")
     racing: RacingConfig | None = Field(RacingConfig(), description="race challengers against the incumbents; "
                                         "null: every genome that reaches the full budget gets max_replicates")
     rungs: list[float] = Field([0.25, 1.0], min_length=1, description="lifetime budget fractions, increasing, "
@@ -67,6 +75,10 @@ class EvaluationConfig(_Strict):
         if any(not 0 < f <= 1 for f in self.rungs) or list(self.rungs) != sorted(set(self.rungs)) \
                 or self.rungs[-1] != 1.0:
             raise ValueError("evaluation.rungs: increasing budget fractions in (0, 1], the last one 1.0")
+        if self.first_replicates is not None and (self.racing is not None
+                                                  or self.first_replicates > self.max_replicates):
+            raise ValueError("evaluation.first_replicates: with racing: null, at most max_replicates (a race "
+                             "decides the replicates itself)")
         if self.seeds == "per-generation" and (self.max_replicates != 1 or self.racing is not None
                                                or list(self.rungs) != [1.0]):
             raise ValueError("evaluation.seeds: per-generation evaluates each genome once at the full budget: "
@@ -117,7 +129,7 @@ class View:
 class Decision:
     """A finished plan: the rung it reached and why it stopped there."""
     rung: int
-    reason: str   # promoted-to-top | not promoted | raced out by genome <id> | max replicates | failed
+    reason: str   # not promoted | raced out by genome <id> | max replicates | replicated on survival | failed
 
 
 def replicates_at(scores: Scores, rung: int) -> list[int]:
@@ -172,10 +184,12 @@ def plan_step(subject: str, own: Scores, view: View, config: EvaluationConfig, r
         if not promoted(own[(rung, 0)], view.rung_scores(rung, subject), config):
             return Decision(rung, "not promoted")
     have = len(replicates_at(view.scores.get(subject, {}), top))
-    base = min(config.max_replicates, max(1, have + 1 if revisit and have else 1))
+    base = min(config.max_replicates, have + 1 if revisit and have else config.first_replicates or 1)
     needed = [Trial(subject, top, r) for r in range(base) if (top, r) not in own]
     if needed:
         return needed
+    if config.racing is None and config.first_replicates is not None:
+        return Decision(top, "replicated on survival")  # an elite gains a replicate when re-proposed
     return _race(subject, own, view, config)
 
 
