@@ -87,13 +87,16 @@ def test_named_and_old_form_give_the_same_archive_and_an_added_gene_changes_neit
     data["suites"] = [str(ROOT / s) for s in data["suites"]]
     (tmp_path / "with-added.yaml").write_text(yaml.safe_dump(data))
     assert "added_gene" in load_config(tmp_path / "with-added.yaml").space().free
+    # a gene named and fixed is held: how a shipped config's gene is pinned from the command line
+    pinned = load_config(ROOT / "configs/quickstart.yaml", ["search_space.fixed.core=gru"]).space()
+    assert "core" not in pinned.free and pinned.fixed["core"] == "gru"
 
 
 @pytest.mark.parametrize("search_space, field", [
     ({"search": ["core", "no_such_gene"]}, "search_space: search[1]: a known gene"),
     ({"search": ["core", "core"]}, "search_space: search[1]: each gene once"),
     ({"search": []}, "search_space.search: "),
-    ({"search": ["core"], "fixed": {"core": "gru"}}, "search_space: fixed.core: a gene not named in search"),
+    ({"search": ["core"], "choices": {"meta_inputs": ["reward"]}}, "search_space: choices.meta_inputs: a gene named"),
     ({"search": ["core"], "ranges": {"hidden_size": [8, 16]}}, "search_space: ranges.hidden_size: a gene named"),
 ])
 def test_bad_search_lists_name_the_field(tmp_path, search_space, field):

@@ -59,22 +59,22 @@ class SearchSpaceConfig(_Strict):
                     raise ValueError(f"search[{i}]: a known gene ({', '.join(known)}), not {name!r}")
                 if name in self.search[:i]:
                     raise ValueError(f"search[{i}]: each gene once ({name!r} is named twice)")
-            for kind, names in (("fixed", self.fixed), ("ranges", self.ranges), ("choices", self.choices)):
-                wrong = [n for n in names if (n in self.search) == (kind == "fixed")]
+            for kind, names in (("ranges", self.ranges), ("choices", self.choices)):
+                wrong = [n for n in names if n not in self.search]
                 if wrong:
-                    raise ValueError(f"{kind}.{wrong[0]}: " + ("a gene not named in search (it is searched)"
-                                     if kind == "fixed" else "a gene named in search (it is not searched)"))
+                    raise ValueError(f"{kind}.{wrong[0]}: a gene named in search (it is not searched)")
         self.build()  # ValueError naming the gene and what was expected
         return self
 
     def searched(self) -> list[str]:
-        """The searched genes, in the project's gene order (the order of the searchers' vector)."""
-        named = set(self.search) if self.search is not None else set(IMPLICIT_SEARCH) - set(self.fixed)
+        """The searched genes, in the project's gene order (the order of the searchers' vector); a gene
+        both named and `fixed` is held (so `--set search_space.fixed.core=lstm` pins a shipped config's gene)."""
+        named = set(self.search if self.search is not None else IMPLICIT_SEARCH) - set(self.fixed)
         return [n for n in SEARCH_SPACE.genes if n in named]
 
     def build(self) -> SearchSpace:
         searched = set(self.searched())
-        held = {n: self.fixed.get(n, g.default) for n, g in SEARCH_SPACE.genes.items() if n not in searched}
+        held = {**{n: g.default for n, g in SEARCH_SPACE.genes.items() if n not in searched}, **self.fixed}
         return SEARCH_SPACE.restrict(held, self.ranges, self.choices)
 
 
