@@ -62,6 +62,8 @@ def test_plugin_task_and_core_evolve_in_process_and_on_real_workers_alike(tmp_pa
     with Archive(tmp_path / "by-entry" / "archive.sqlite") as archive:
         assert archive.meta("plugins") == {"reversal-bandit": "evo-fastslow-example 0.1.0",
                                            "leaky-rnn": "evo-fastslow-example 0.1.0"}
+        recorded = [f["plugins"] for f in archive.fingerprints().values()]  # the numeric fingerprint has them
+        assert recorded and all(p.get("leaky-rnn") == "evo-fastslow-example 0.1.0" for p in recorded)
 
     with dask_processes(tmp_path / "cluster", [{"PYTHONPATH": installed["PYTHONPATH"]}] * 2) as address:
         remote = _evolve(_config(tmp_path, "reversal-entry-point.yaml"), tmp_path / "remote", installed,
@@ -83,14 +85,14 @@ def test_genome_files_cannot_import_code_but_may_name_installed_cores(tmp_path, 
     path = tmp_path / "genomes.json"
     path.write_text(json.dumps({"schema": "evo_fastslow.genomes/1", "genomes": [{"name": "g", "genes": genes}]}))
     probe = ("import sys, evo_fastslow.genome as g\n"
-             "try:\n    g.loadsnapshot(sys.argv[1])\nexcept Exception as e:\n    print('refused', e)\n"
+             "try:\n    g.load_genomes(sys.argv[1])\nexcept Exception as e:\n    print('refused', e)\n"
              "print('imported' if 'evo_fastslow_example.cores' in sys.modules else 'not imported')")
     out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=installed).stdout
     assert "refused" in out and "gene 'core'" in out and "not imported" in out, out
     genes["core"] = "leaky-rnn"  # an installed entry point: allowed, and its gene comes with it
     path.write_text(json.dumps({"schema": "evo_fastslow.genomes/1", "genomes": [{"name": "g", "genes": genes}]}))
-    out = subprocess.run([sys.executable, "-c", probe.replace("g.loadsnapshot(sys.argv[1])",
-                                                              "print(g.loadsnapshot(sys.argv[1])[0]['leak'])"),
+    out = subprocess.run([sys.executable, "-c", probe.replace("g.load_genomes(sys.argv[1])",
+                                                              "print(g.load_genomes(sys.argv[1])[0]['leak'])"),
                           str(path)], capture_output=True, text=True, env=installed).stdout
     assert "0.5" in out and "refused" not in out, out
 

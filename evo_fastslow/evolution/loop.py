@@ -175,8 +175,8 @@ class Run:
         with open_evaluator(config.cluster, suites, self.evaluate_fn, self.run_dir) as evaluator:
             if evaluator.dashboard:
                 self.console.print(f"Dask dashboard: {evaluator.dashboard}")
+            self._check_plugins(evaluator, archive)  # first: the fingerprints then record the plugins loaded
             self._check_fingerprints(evaluator.fingerprints(), archive)
-            self._check_plugins(evaluator, archive)
             if config.searcher.name in ("aging", "map-elites"):
                 kind = AgingEvolution if config.searcher.name == "aging" else MapElites
                 searcher = kind(space, config.searcher, self.popsize, config.seed, seeds)
