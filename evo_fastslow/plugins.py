@@ -153,15 +153,9 @@ def config_cores(search_space: Any) -> list[str]:
 def available(tasks: list[str], cores: list[str]) -> dict[str, str]:
     """On a worker: each named plugin's version, or why it cannot be loaded ('missing: ...')."""
     found = {}
-    for kind in tasks:
+    for name, load in [*((kind, load_task) for kind in tasks), *((core, load_core) for core in cores)]:
         try:
-            load_task(kind)
-            found[kind] = LOADED.get(kind, "built in")
-        except PluginError as err:
-            found[kind] = f"missing: {err}"
-    for name in cores:
-        try:
-            load_core(name)
+            load(name)
             found[name] = LOADED.get(name, "built in")
         except PluginError as err:
             found[name] = f"missing: {err}"
