@@ -55,28 +55,23 @@ def input_file(path: str | Path, what: str, where: tuple[str, str] | None = None
 
 def output_file(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Path:
     """A file to be written: not empty, not a directory, its folder not a file (the folder is made)."""
-    text = str(path)
-    source, field = _named(text, where)
-    if not text.strip():
-        raise InputError(source, field, f"{what} to write, not an empty path")
-    found = Path(text)
+    found = output_dir(path, f"{what} to write", where, must_be_new_or_dir=False)
     if found.is_dir():
-        raise InputError(source, field, f"{what} to write, not a directory")
-    for parent in found.parents:
-        if parent.exists() and not parent.is_dir():
-            raise InputError(source, field, f"{what} to write, but {parent} is a file")
+        raise InputError(*_named(str(path), where), f"{what} to write, not a directory")
     found.parent.mkdir(parents=True, exist_ok=True)
     return found
 
 
-def output_dir(path: str | Path, what: str, where: tuple[str, str] | None = None) -> Path:
-    """A directory to be written into: not empty, not an existing file, nor inside one."""
+def output_dir(path: str | Path, what: str, where: tuple[str, str] | None = None,
+               must_be_new_or_dir: bool = True) -> Path:
+    """A directory to be written into: not empty, not an existing file (unless `must_be_new_or_dir` is
+    off: a file to overwrite), nor inside a file."""
     text = str(path)
     source, field = _named(text, where)
     if not text.strip():
         raise InputError(source, field, f"{what}, not an empty path")
     found = Path(text)
-    for candidate in (found, *found.parents):
+    for candidate in (found, *found.parents) if must_be_new_or_dir else found.parents:
         if candidate.exists() and not candidate.is_dir():
             raise InputError(source, field, f"{what}, not a file" if candidate == found else
                              f"{what}, but {candidate} is a file")
