@@ -152,3 +152,38 @@ def test_check_task_passes_every_shipped_task_and_the_plugin():
     for suite in sorted((ROOT / "fitness").glob("*.yaml")):
         ef.check_task(load_suite(suite).build_task())
     ef.check_task(_broken())  # no change: the plugin's task holds
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("no_such_module:Maze", "module 'no_such_module' cannot be imported (ModuleNotFoundError"),
+    ("json:NoSuchClass", "module 'json' has no 'NoSuchClass'"),
+    ("json:JSONDecoder", "a subclass of evo_fastslow.tasks.Task"),
+    ("not-installed-task", "an import path module:Class or an entry point of evo_fastslow.tasks"),
+    ("", "an import path module:Class or an entry point"),
+])
+def test_a_plugin_task_that_cannot_load_is_named_in_the_suite(tmp_path, capsys, kind, expected):
+    from evo_fastslow.cli import main
+
+    suite = yaml.safe_load((PLUGIN / "suites" / "reversal-import-path.yaml").read_text())
+    suite["task"]["kind"] = kind
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["lifetime", "--genome", str(ROOT / "populations/reference.json:wang2016-lstm"),
+                 "--suite", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: task.kind: " in err and expected in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("core, expected", [
+    ("no_such_module:Core", "core 'no_such_module:Core': module 'no_such_module' cannot be imported"),
+    ("json:JSONDecoder", "core 'json:JSONDecoder': a torch module with initial_state()"),
+    ("not-installed-core", "an import path module:Class or an entry point of evo_fastslow.cores"),
+])
+def test_a_plugin_core_that_cannot_load_is_named_in_the_config(tmp_path, capsys, core, expected):
+    from evo_fastslow.cli import main
+
+    assert main(["evolve", str(ROOT / "configs/quickstart.yaml"), "--out", str(tmp_path / "never"),
+                 "--set", f"search_space.choices.core=[lstm, '{core}']"]) == 2
+    err = capsys.readouterr().err
+    assert "configs/quickstart.yaml: search_space: core: " in err and expected in err, err
+    assert not (tmp_path / "never").exists()
