@@ -60,6 +60,9 @@ class Tracker:
         if config.mlflow is not None:
             self.uri, self.artifacts = _mlflow_uri(config.mlflow, run_dir, config_path)
             _need("mlflow.tracking", "mlflow-skinny", config_path, "tracking.mlflow")
+            if self.uri.startswith("sqlite:"):
+                _need("sqlalchemy", "sqlalchemy", config_path, "tracking.mlflow")
+                _need("alembic", "alembic", config_path, "tracking.mlflow")
         self.experiment = config.experiment or run_name
 
     def _open(self) -> None:
