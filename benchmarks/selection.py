@@ -169,6 +169,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/selection-benchmark")
     parser.add_argument("--candidates", action="store_true", help="also the further combinations measured to "
                         "choose the default")
+    parser.add_argument("--only", nargs="+", metavar="FOLDER", help="run only these arms (by folder, e.g. "
+                        "survival-3); the others are shown where measured already")
     args = parser.parse_args()
     console, out = Console(stderr=True), Path(args.out)
     base = load_config(args.config, [*args.set, *LEGACY])
@@ -176,10 +178,15 @@ def main() -> None:
     budget = base.population * generations * sum(s.lifetime.train_env_steps for s in base.fitness_suites())
     common = [*args.set, *([f"cluster.workers={args.workers}"] if args.workers is not None else [])]
     results: dict[str, list[dict[str, Any]]] = {}
-    for name, (folder, overrides) in {**ARMS, **(CANDIDATES if args.candidates else {})}.items():
+    arms = {**ARMS, **(CANDIDATES if args.candidates else {})}
+    if args.only:
+        arms = {n: a for n, a in {**ARMS, **CANDIDATES}.items() if a[0] in args.only or n in ARMS}
+    for name, (folder, overrides) in arms.items():
         for seed in args.seeds:
             run_dir = out / folder / f"seed-{seed}"
             done = run_dir.with_name(run_dir.name + ".json")  # a finished run's figures: an interrupted benchmark goes on
+            if args.only and folder not in args.only and not done.is_file():
+                continue  # not asked for, not measured yet
             if done.is_file():
                 result = json.loads(done.read_text())
                 if "third" not in result:  # measured before the checkpoint existed: its archive has it
