@@ -160,3 +160,28 @@ def available(tasks: list[str], cores: list[str]) -> dict[str, str]:
         except PluginError as err:
             found[name] = f"missing: {err}"
     return found
+
+
+def check_workers(evaluator: Any, suites: list[Any], space: Any, archive: Any, run_dir: str) -> list[str]:
+    """The run's plugins (its suites' tasks, its space's cores) loaded on every worker: InputError naming
+    a worker that cannot load one; the versions that differ from the driver's, as problems. The driver's
+    versions are kept in the archive (meta `plugins`)."""
+    from evo_fastslow.agents.cores import BUILT_IN_CORES
+    from evo_fastslow.errors import InputError
+    from evo_fastslow.tasks import TASKS
+
+    tasks = sorted({s.task.kind for s in suites} - set(TASKS))
+    cores = sorted({*space.genes["core"].choices, space.fixed.get("core", "lstm")} - set(BUILT_IN_CORES))
+    if not tasks and not cores:
+        return []
+    wanted = {name: LOADED.get(name, "") for name in (*tasks, *cores)}
+    archive.set_meta("plugins", wanted)
+    problems = []
+    for worker, found in sorted(evaluator.on_every_worker(available, tasks, cores).items()):
+        for name, version in found.items():
+            if version.startswith("missing: "):
+                raise InputError(run_dir, "plugins", f"every worker able to load plugin {name!r}; worker {worker} "
+                                 f"cannot: {version.removeprefix('missing: ')}")
+            if version != wanted[name]:
+                problems.append(f"worker {worker} has plugin {name!r} at {version}, the driver at {wanted[name]}")
+    return problems

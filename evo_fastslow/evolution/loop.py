@@ -214,28 +214,11 @@ class Run:
                 self.finish_generation(stats, archive, started)
 
     def _check_plugins(self, evaluator: Evaluator, archive: Archive) -> None:
-        """Every worker loads the run's plugins (tasks, cores) at the driver's versions, before any
-        evaluation: a worker without one stops the run with one error naming both."""
-        from evo_fastslow.agents.cores import BUILT_IN_CORES
-        from evo_fastslow.plugins import LOADED, available
-        from evo_fastslow.tasks import TASKS
+        """Every worker loads the run's plugins at the driver's versions before any evaluation
+        (plugins.check_workers); a version that differs is a warning, or an error when strict."""
+        from evo_fastslow.plugins import check_workers
 
-        tasks = sorted({s.task.kind for s in self.suites} - set(TASKS))
-        space = self.config.space()
-        cores = sorted({c for c in (*space.genes["core"].choices, space.fixed.get("core", "lstm"))}
-                       - set(BUILT_IN_CORES))
-        if not tasks and not cores:
-            return
-        wanted = {name: LOADED.get(name, "") for name in (*tasks, *cores)}
-        archive.set_meta("plugins", wanted)
-        problems = []
-        for worker, found in sorted(evaluator.on_every_worker(available, tasks, cores).items()):
-            for name, version in found.items():
-                if version.startswith("missing: "):
-                    raise InputError(str(self.run_dir), "plugins", f"every worker able to load plugin {name!r}; "
-                                     f"worker {worker} cannot: {version.removeprefix('missing: ')}")
-                if version != wanted[name]:
-                    problems.append(f"worker {worker} has plugin {name!r} at {version}, the driver at {wanted[name]}")
+        problems = check_workers(evaluator, self.suites, self.config.space(), archive, str(self.run_dir))
         if problems and self.config.reproducibility == "strict":
             raise InputError(str(self.run_dir), "reproducibility: strict", "; ".join(problems))
         for problem in problems:
