@@ -259,8 +259,12 @@ def run_lifetime(genome: str | Mapping[str, Any], suite: str | Path, seed: int =
                  save_weights: str | None = None, console: "Console | None" = None) -> dict[str, Any]:
     """One lifetime of a genome (a genome file spec FILE[:NAME], or a mapping of genes) on a suite, with
     the suite's baselines on the same held-out tasks: what `evo-fastslow lifetime --json` prints."""
-    loaded, fitness_suite, result, baselines = run_lifetime_with_baselines(genome, suite, seed, save_weights, console)
-    return {"genome": loaded.to_json(), "suite": fitness_suite.name, "seed": seed, **result.to_dict(),
+    return lifetime_report(seed, *run_lifetime_with_baselines(genome, suite, seed, save_weights, console))
+
+
+def lifetime_report(seed: int, genome: Any, suite: Any, result: Any, baselines: dict) -> dict[str, Any]:
+    """A lifetime and its suite's baselines as plain data (`evo-fastslow lifetime --json`)."""
+    return {"genome": genome.to_json(), "suite": suite.name, "seed": seed, **result.to_dict(),
             "baselines": {n: b["test_regret"] for n, b in baselines.items()},
             "baseline_rewards": {n: b["test_mean_reward"] for n, b in baselines.items()},
             "baseline_analysis": {n: b["analysis"] for n, b in baselines.items()}}

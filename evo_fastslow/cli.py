@@ -29,12 +29,7 @@ def _lifetime(args: argparse.Namespace) -> int:
     genome, suite, result, baselines = api.run_lifetime_with_baselines(args.genome, args.suite, args.seed,
                                                                        args.save_weights, None)
     if args.json:
-        payload: dict[str, Any] = {"genome": genome.to_json(), "suite": suite.name, "seed": args.seed,
-                                   **result.to_dict(),
-                                   "baselines": {n: b["test_regret"] for n, b in baselines.items()},
-                                   "baseline_rewards": {n: b["test_mean_reward"] for n, b in baselines.items()},
-                                   "baseline_analysis": {n: b["analysis"] for n, b in baselines.items()}}
-        print(json.dumps(_finite(payload)))
+        print(json.dumps(_finite(api.lifetime_report(args.seed, genome, suite, result, baselines))))
     else:
         _print_lifetime(genome.name or "genome", suite.name, result, baselines)
     return 0

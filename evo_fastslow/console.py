@@ -66,11 +66,13 @@ class LogProgress(Progress):
 
     def update(self, task_id: TaskID, **kwargs: Any) -> None:
         super().update(task_id, **kwargs)
-        if self.plain and time.monotonic() - self._last >= self.every:
-            self.log_lines()
+        self._log_when_due()
 
     def advance(self, task_id: TaskID, advance: float = 1) -> None:
         super().advance(task_id, advance)
+        self._log_when_due()
+
+    def _log_when_due(self) -> None:
         if self.plain and time.monotonic() - self._last >= self.every:
             self.log_lines()
 

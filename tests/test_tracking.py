@@ -40,9 +40,10 @@ def test_tensorboard_and_mlflow_hold_what_the_archive_holds(tmp_path):
     events.Reload()
     assert [(s.step, s.value) for s in events.Scalars("fitness/best")] == [(g, pytest.approx(b, abs=1e-6))
                                                                           for g, b in enumerate(best)]
-    shares = [s.value for s in events.Scalars("genes/core:lstm")] if "genes/core:lstm" in events.Tags()["scalars"] \
-        else [0.0, 0.0]
-    assert all(0.0 <= v <= 1.0 for v in shares)
+    core_tags = [t for t in events.Tags()["scalars"] if t.startswith("genes/core:")]
+    for step in range(2):  # each generation's shares of the core's choices add up to one
+        assert sum(next(s.value for s in events.Scalars(t) if s.step == step) for t in core_tags) == \
+            pytest.approx(1.0)
     evaluated = run.evaluations()
     ok = evaluated[evaluated.status == "ok"]
     tb_fitness = {s.step: s.value for s in events.Scalars("evaluation/fitness")}
