@@ -1,5 +1,6 @@
 """Selection that holds up on fresh seeds, at equal env-steps: single-seed GA, racing, multi-fidelity,
-their combination (the shipped default) and Optuna's TPE driving the same `evaluate`.
+their combination (the shipped default), the best of N random genomes (the whole budget as one generation)
+and Optuna's TPE driving the same `evaluate`.
 
 Per arm and run seed the run is extended generation by generation (`resume` with more generations)
 while it stays within the single-seed GA's env-steps (a generation that would overshoot is undone, so no
@@ -42,6 +43,7 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section)
     "racing": ("racing", ["evaluation.rungs=[1.0]"]),
     "multi-fidelity": ("multi-fidelity", ["evaluation.racing=null", "evaluation.max_replicates=1"]),
     "combination (default)": ("combination", []),
+    "random search (best of N)": ("random", LEGACY),  # one generation of every genome the budget pays for
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
     "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2"]),
@@ -197,6 +199,8 @@ def main() -> None:
                 results.setdefault(name, []).append(result)
                 continue
             shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished run starts over (deterministic: the same run)
+            if folder == "random":  # the GA's whole budget as one generation of random genomes
+                overrides = [*overrides, f"population={base.population * generations}"]
             result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
                                 console)
             source = open_source(str(run_dir), None, None, args.workers)
