@@ -13,6 +13,7 @@ thread.
 
     python benchmarks/lifetime_throughput.py [--only bandit] [--batches 16 64 256]
                                              [--numerics reproducible native native-cbwr]
+    python benchmarks/lifetime_throughput.py --knobs   # what each learner knob costs the fused kernel
 
 Rows: the reference genome of every suite (and a GRU twin of the bandit's) at each batch size, and
 the naive loop for each suite whose reference genome has no episodic memory. Peak memory is the process's (torch included).
@@ -172,6 +173,30 @@ def naive(genome_spec: str, suite_name: str) -> tuple[float, float, float]:
     return rate, suite.lifetime.train_env_steps / rate, _peak_mib()
 
 
+KNOBS = [("off (the defaults)", {}),
+         ("entropy annealed", {"entropy_schedule": "linear"}),
+         ("learning rate annealed", {"lr_schedule": "linear"}),
+         ("GAE lambda 0.9", {"gae_lambda": 0.9}),
+         ("advantages normalised", {"normalize_advantages": True}),
+         ("all on", {"entropy_schedule": "linear", "lr_schedule": "linear", "gae_lambda": 0.9,
+                     "normalize_advantages": True})]
+
+
+def knob_costs(batches: list[int], numerics_modes: list[str]) -> None:
+    """What each learner knob costs the fused kernel (bandit, wang2016-lstm), relative to all off."""
+    spec = "populations/reference.json:wang2016-lstm"
+    print(f"{'knobs':26s} {'numerics':13s} " + " ".join(f"{f'B={b} env-steps/s':>20s}" for b in batches))
+    for numerics in numerics_modes:
+        base: dict[int, float] = {}
+        for label, changes in KNOBS:
+            cells = []
+            for batch in batches:
+                rate = _in_fresh_process(batched, spec, changes, "bandit-independent", batch, "auto", numerics)[0]
+                base.setdefault(batch, rate)
+                cells.append(f"{rate:>12,.0f} ({rate / base[batch]:4.2f})")
+            print(f"{label:26s} {numerics:13s} " + " ".join(f"{c:>20s}" for c in cells), flush=True)
+
+
 def _in_fresh_process(fn, *args):
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
@@ -184,7 +209,11 @@ def main() -> None:
     parser.add_argument("--numerics", nargs="+", default=["reproducible", "native"],
                         choices=["reproducible", "native", "native-cbwr"],
                         help="numerics modes to measure (native-cbwr: native with MKL_CBWR=AVX2)")
+    parser.add_argument("--knobs", action="store_true", help="instead: the fused kernel on the bandit with each "
+                        "learner knob (lifetime/schedule.py, GAE, advantage normalisation) off, on alone, all on")
     args = parser.parse_args()
+    if args.knobs:
+        return knob_costs(args.batches, args.numerics)
     from rich.console import Console
     from rich.table import Table
 

@@ -59,11 +59,28 @@ def _print_lifetime(name: str, suite: str, result: Any, baselines: dict[str, dic
     if result.analysis:
         for analysis_table in analysis_tables(analyses):
             console.print(analysis_table)
+    if result.diagnostics:
+        console.print(_training_table(result))
     status = result.status if result.status == "ok" else f"{result.status} ({result.reason})"
     console.print(f"status {status}; normalised score {result.normalized_score:.3f}; "
                   f"{result.env_steps:,} env steps, {result.updates:,} updates in {result.wall_seconds:.1f} s "
                   f"({result.env_steps / max(result.wall_seconds, 1e-9):,.0f} steps/s); "
                   f"{result.parameter_count:,} parameters")
+
+
+def _training_table(result: Any) -> Table:
+    """How training went, at a tenth, half and the end of the lifetime: a lifetime that stays at chance
+    shows it here (entropy collapsed, every pull to one action, a value loss that never falls)."""
+    table = Table(title="training (means since the previous curve point)")
+    columns = ("env steps", "reward / step", "entropy", "top action share", "value loss", "grad norm")
+    for column in columns:
+        table.add_column(column, justify="right")
+    points = result.diagnostics
+    for index in sorted({min(len(points) - 1, int(share * len(points))) for share in (0.1, 0.5, 1.0)}):
+        point, (_, reward) = points[index], result.learning_curve[index]
+        table.add_row(f"{point['env_steps']:,}", f"{reward:.3f}", f"{point['entropy']:.3f}",
+                      f"{point['top_action_share']:.2f}", f"{point['value_loss']:.3f}", f"{point['grad_norm']:.2f}")
+    return table
 
 
 def _evolve(args: argparse.Namespace) -> int:

@@ -197,6 +197,21 @@ SEARCH_SPACE = SearchSpace([
                 choices=("none", "novelty", "surprise", "information"), default_value="none"),
     Float("intrinsic_weight", "weight of the intrinsic bonus, in units of the task's reward", low=1e-3, high=10.0,
           default_value=0.1, log=True),
+    Categorical("entropy_schedule", "entropy bonus over the lifetime: constant at entropy_cost, or annealed "
+                "linearly to entropy_cost x entropy_floor by the last update", choices=("constant", "linear"),
+                default_value="constant"),
+    Float("entropy_floor", "where a linear entropy schedule ends, as a fraction of entropy_cost", low=0.0,
+          high=1.0, default_value=0.0),
+    Categorical("lr_schedule", "learning rate over the lifetime: constant, or annealed linearly to "
+                "learning_rate x lr_floor by the last update", choices=("constant", "linear"),
+                default_value="constant"),
+    Float("lr_floor", "where a linear learning-rate schedule ends, as a fraction of learning_rate", low=0.0,
+          high=1.0, default_value=0.0),
+    Float("gae_lambda", "GAE lambda of the advantages: 1 is the episode's discounted return minus the value "
+          "(no bootstrap), lower trades variance for the critic's bias (RL^2 used 0.3)", low=0.0, high=1.0,
+          default_value=1.0),
+    Bool("normalize_advantages", "rescale each update's advantages to mean 0 and deviation 1",
+         default_value=False),
 ])
 
 

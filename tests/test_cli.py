@@ -31,6 +31,7 @@ def test_lifetime_json(tmp_path, capsys):
                 "wall_seconds", "baselines"):
         assert key in out
     assert out["status"] == "ok" and len(out["test_reward_per_trial"]) == 100
+    assert len(out["diagnostics"]) == len(out["learning_curve"])  # how training went, beside the curve
     assert set(out["baselines"]) == {"random", "oracle", "ucb1", "thompson", "greedy", "gittins",
                                     "bayes-optimal"}
     assert out["baselines"]["oracle"] == pytest.approx(0.0, abs=1e-6)
@@ -41,6 +42,7 @@ def test_lifetime_table(tmp_path, capsys):
                  "--suite", str(_suite_file(tmp_path))]) == 0
     out = capsys.readouterr().out
     assert "feedforward-blind" in out and "thompson" in out and "test regret" in out
+    assert "training (means since the previous curve point)" in out and "top action share" in out
 
 
 @pytest.mark.parametrize("genome, suite_changes, expected", [

@@ -206,7 +206,7 @@ def test_the_kernel_refuses_shapes_that_do_not_fit():
 
     def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long)):
         torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, next_state, gumbel,
-                                             action_col, -1, 0.9, 0.1, 0.1, True, False)
+                                             action_col, -1, 0.9, 0.1, 0.1, 1.0, False, True, False)
 
     call()  # fits
     with pytest.raises(RuntimeError, match="do not fit"):

@@ -38,9 +38,9 @@ def test_a_huge_bonus_changes_training_but_never_the_reward_seen_or_tested(monke
     trained_on = []
     real_loss = run_module.a2c_loss
 
-    def spy(agent, rollout, genome, discounts):
+    def spy(agent, rollout, genome, discounts, settings=None):
         trained_on.append(rollout)
-        return real_loss(agent, rollout, genome, discounts)
+        return real_loss(agent, rollout, genome, discounts, settings)
 
     monkeypatch.setattr(run_module.intrinsic, "bonus", lambda kind, weight, actions, rewards, k:
                         np.full(actions.shape, 1e6, np.float32))

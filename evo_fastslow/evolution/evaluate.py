@@ -69,6 +69,7 @@ def evaluate(genes: dict[str, Any], suites: list[FitnessSuite], seed: int, task_
             scores[suite.name] = suite.fitness(result)
             data = result.to_dict()
             curves[suite.name] = data.pop("learning_curve")
+            data.pop("diagnostics")  # a lifetime's own (the `lifetime` command shows them), not the archive's
             metrics[suite.name] = {k: v for k, v in data.items() if k not in NON_DETERMINISTIC}
             if keep_weights:
                 final.update({f"{suite.name}/{k}": v for k, v in agent_tensors(agent).items()})

@@ -3,7 +3,7 @@
 One update = B episodes played in parallel (the acting pass, no autograd), then replayed through the
 core in one call (the learning pass) to get log-probabilities and values with gradients. Returns are
 the discounted sums of the episode's remaining rewards (n-step up to the episode's end, no bootstrap
-past it), advantages are returns minus the value baseline.
+past it), advantages are returns minus the value baseline, or GAE(lambda) where the genome asks.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from evo_fastslow.agents import Agent
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
+from evo_fastslow.lifetime.schedule import UpdateSettings, update_settings
 from evo_fastslow.numerics import ops, reproducible
 from evo_fastslow.tasks import Episodes, Task
 
@@ -86,24 +87,35 @@ class LossParts:
     entropy: float
 
 
-def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Tensor) -> LossParts:
-    """Actor-critic loss of a rollout, averaged over steps and episodes."""
+def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Tensor,
+             settings: UpdateSettings | None = None) -> LossParts:
+    """Actor-critic loss of a rollout, averaged over steps and episodes. `settings`: this update's
+    (lifetime/schedule.py); by default the genome's at the first update."""
+    settings = settings or update_settings(genome)
     batch = rollout.actions.shape[1]
     inputs, actions = torch.from_numpy(rollout.inputs), torch.from_numpy(rollout.actions)
     reinstated = None if rollout.reinstated is None else torch.from_numpy(rollout.reinstated)
     logits, values = agent.replay(inputs, agent.initial_state(batch), reinstated)  # [T, B, k], [T, B]
     if reproducible():  # the fused kernel's own loss code (numerics/ops.cpp)
         heads = torch.cat([logits, values.unsqueeze(-1)], dim=-1)
-        return LossParts(*ops.a2c_loss(heads, rollout.actions, rollout.rewards, genome["discount"],
-                                       genome["value_cost"], genome["entropy_cost"]))
+        return LossParts(*ops.a2c_loss(heads, rollout.actions, rollout.rewards, settings.discount,
+                                       settings.value_cost, settings.entropy_cost, settings.gae_lambda,
+                                       settings.normalize_advantages))
     log_probs = F.log_softmax(logits, dim=-1)
     taken = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
     returns = discounts @ torch.from_numpy(rollout.rewards)  # [T, B]
     advantage = returns - values.detach()
+    if settings.gae_lambda < 1.0:  # GAE: advantages are (gamma lambda)-discounted sums of TD errors
+        value = values.detach()
+        deltas = torch.from_numpy(rollout.rewards) + settings.discount * F.pad(value[1:], (0, 0, 0, 1)) - value
+        advantage = discount_matrix(len(deltas), settings.discount * settings.gae_lambda) @ deltas
+        returns = advantage + value
+    if settings.normalize_advantages:
+        advantage = (advantage - advantage.mean()) / (advantage.std(unbiased=False) + 1e-8)
     policy_loss = -(taken * advantage).mean()
     value_loss = 0.5 * (returns - values).pow(2).mean()
-    total = policy_loss + genome["value_cost"] * value_loss - genome["entropy_cost"] * entropy
+    total = policy_loss + settings.value_cost * value_loss - settings.entropy_cost * entropy
     return LossParts(total, policy_loss.item(), value_loss.item(), entropy.item())
 
 

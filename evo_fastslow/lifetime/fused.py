@@ -33,6 +33,7 @@ from evo_fastslow.agents.cores import GRUCore, LSTMCore
 from evo_fastslow.errors import InputError
 from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, gumbel_noise
+from evo_fastslow.lifetime.schedule import UpdateSettings, update_settings
 from evo_fastslow.numerics import build, reproducible
 from evo_fastslow.tasks import Task
 
@@ -94,20 +95,22 @@ def fits(agent: Agent, task: Task) -> bool:
 
 def act(agent: Agent, episodes, batch: int, rng: np.random.Generator) -> Rollout:
     """Play B episodes, weights frozen (as a2c.act)."""
-    return _run(agent, episodes, batch, rng, (0.0, 0.0, 0.0), learn=False)[0]
+    return _run(agent, episodes, batch, rng, (0.0, 0.0, 0.0, 1.0, False), learn=False)[0]
 
 
-def update(agent: Agent, episodes, genome: Genome, batch: int, rng: np.random.Generator
-           ) -> tuple[Rollout, LossParts]:
-    """Play B episodes and leave d loss / d parameters in every parameter's .grad (as a2c_loss + backward)."""
-    rollout, loss = _run(agent, episodes, batch, rng,
-                         (genome["discount"], genome["value_cost"], genome["entropy_cost"]), learn=True)
+def update(agent: Agent, episodes, genome: Genome, batch: int, rng: np.random.Generator,
+           settings: UpdateSettings | None = None) -> tuple[Rollout, LossParts]:
+    """Play B episodes and leave d loss / d parameters in every parameter's .grad (as a2c_loss + backward).
+    `settings`: this update's (lifetime/schedule.py); by default the genome's at the first update."""
+    s = settings or update_settings(genome)
+    rollout, loss = _run(agent, episodes, batch, rng, (s.discount, s.value_cost, s.entropy_cost, s.gae_lambda,
+                                                       s.normalize_advantages), learn=True)
     assert loss is not None
     return rollout, loss
 
 
-def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tuple[float, float, float],
-         learn: bool) -> tuple[Rollout, LossParts | None]:
+def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator,
+         loss_settings: tuple[float, float, float, float, bool], learn: bool) -> tuple[Rollout, LossParts | None]:
     if not kernel_available():
         raise RuntimeError("the fused lifetime kernel is off or could not be built; use the Python path")
     obs, reward_table, next_state = (torch.from_numpy(a) for a in episodes.tables())
@@ -122,7 +125,7 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator, costs: tu
         out = torch.ops.evo_fastslow.recurrent_a2c(
             _workspace(), cell, weights, head_w, head_b, obs, reward_table, next_state, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
-            *costs, learn, not reproducible())
+            *loss_settings, learn, not reproducible())
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())
     if not learn:
         return rollout, None

@@ -15,6 +15,9 @@ class LifetimeResult:
     test_mean_reward: float = float("nan")      # mean reward per step over the test episodes
     normalized_score: float = float("nan")      # (agent - random) / (oracle - random), expected rewards
     learning_curve: list[tuple[int, float]] = field(default_factory=list)  # (env steps, reward/step)
+    # beside each curve point, means since the last: entropy, value and policy loss, gradient norm before
+    # clipping, the share of an episode's actions that went to its most taken action, the schedules' values
+    diagnostics: list[dict[str, float]] = field(default_factory=list)
     env_steps: int = 0               # training environment steps taken
     updates: int = 0                 # gradient updates taken
     wall_seconds: float = 0.0

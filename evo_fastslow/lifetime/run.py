@@ -24,6 +24,7 @@ from evo_fastslow.lifetime import fused, intrinsic
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
+from evo_fastslow.lifetime.schedule import UpdateSettings, update_settings
 from evo_fastslow.numerics import fixed_mode, numerics_mode
 from evo_fastslow.seeds import derive_seed, numpy_generator
 from evo_fastslow.suite import FitnessSuite
@@ -109,19 +110,22 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
     optimizer = make_optimizer(agent, genome)
     discounts = discount_matrix(task.steps, genome["discount"])
     every = max(1, updates // CURVE_POINTS)
-    reward_sum = 0.0
+    window = _Window()
     for update in range(updates):
+        settings = update_settings(genome, update, updates)
+        optimizer.set_lr(settings.learning_rate)
         rollout, loss = compute_gradients(agent, task, streams.next(tasks_rng), genome, batch, actions_rng,
-                                          memory, discounts)
+                                          memory, discounts, settings)
         if not math.isfinite(loss.total.item()):
             result.status, result.reason = "diverged", f"non-finite loss at update {update}"
             return
-        optimizer.step()
+        grad_norm = optimizer.step()
         result.updates, result.env_steps = update + 1, (update + 1) * batch * task.steps
-        reward_sum += float(rollout.rewards.mean(dtype=np.float64))
+        window.add(rollout, loss, grad_norm, task.n_actions)
         if (update + 1) % every == 0 or update + 1 == updates:
-            result.learning_curve.append((result.env_steps, reward_sum / ((update % every) + 1)))
-            reward_sum = 0.0
+            reward, diagnostics = window.close(result.env_steps, settings)
+            result.learning_curve.append((result.env_steps, reward))
+            result.diagnostics.append(diagnostics)
         if progress is not None:
             progress(update + 1, updates)
         if deadline is not None and time.perf_counter() > deadline:
@@ -129,20 +133,43 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
             return
 
 
+class _Window:
+    """Means over the updates since the last learning-curve point: why a lifetime fails shows here
+    (entropy collapsing, the value loss, exploding gradients, committing to one action)."""
+
+    def __init__(self) -> None:
+        self.sums, self.count = np.zeros(6), 0
+
+    def add(self, rollout: Rollout, loss: LossParts, grad_norm: float, n_actions: int) -> None:
+        counts = (rollout.actions[..., None] == np.arange(n_actions)).sum(axis=0)  # [B, k]
+        commitment = counts.max(axis=1).mean() / rollout.actions.shape[0]
+        self.sums += (float(rollout.rewards.mean(dtype=np.float64)), loss.entropy, loss.value, loss.policy,
+                      grad_norm, commitment)
+        self.count += 1
+
+    def close(self, env_steps: int, settings: UpdateSettings) -> tuple[float, dict[str, float]]:
+        reward, entropy, value, policy, grad_norm, commitment = (self.sums / self.count).tolist()
+        self.sums, self.count = np.zeros(6), 0
+        return reward, {"env_steps": env_steps, "entropy": entropy, "value_loss": value, "policy_loss": policy,
+                        "grad_norm": grad_norm, "top_action_share": commitment,
+                        "entropy_cost": settings.entropy_cost, "learning_rate": settings.learning_rate}
+
+
 def compute_gradients(agent: Agent, task: Task, episodes: Episodes, genome: Genome, batch: int,
-                      rng: np.random.Generator, memory: EpisodicStore | None, discounts: torch.Tensor
-                      ) -> tuple[Rollout, LossParts]:
+                      rng: np.random.Generator, memory: EpisodicStore | None, discounts: torch.Tensor,
+                      settings: UpdateSettings | None = None) -> tuple[Rollout, LossParts]:
     """Play one batch of episodes and leave d loss / d parameters in .grad: the fused kernel where it
-    fits (lifetime/fused.py), else the Python path (NumPy acting, torch replay, autograd)."""
+    fits (lifetime/fused.py), else the Python path (NumPy acting, torch replay, autograd). `settings`:
+    this update's (lifetime/schedule.py); by default the genome's at the first update."""
     if trains_fused(agent, task, genome):  # (no episodic memory, so `memory` is None)
-        return fused.update(agent, episodes, genome, batch, rng)
+        return fused.update(agent, episodes, genome, batch, rng, settings)
     rollout = act(agent, task, episodes, batch, rng, memory)
     trained_on = rollout
     if genome["intrinsic"] != "none":  # the bonus enters the returns only; the rollout keeps the task's reward
         shaped = rollout.rewards + intrinsic.bonus(genome["intrinsic"], genome["intrinsic_weight"], rollout.actions,
                                                    rollout.rewards, task.n_actions)
         trained_on = replace(rollout, rewards=shaped)
-    loss = a2c_loss(agent, trained_on, genome, discounts)
+    loss = a2c_loss(agent, trained_on, genome, discounts, settings)
     agent.zero_grad(set_to_none=True)
     loss.total.backward()
     return rollout, loss

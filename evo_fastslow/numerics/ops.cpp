@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "det_math.h"
@@ -51,16 +52,38 @@ void sigmoid_rows(at::Tensor& x, int64_t cols, bool native) {
 
 std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions, const float* rewards, int64_t T,
                                       int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
-                                      double entropy_cost) {
+                                      double entropy_cost, double gae_lambda, bool normalize) {
   const int64_t K1 = k + 1;
   const double n = static_cast<double>(T * B);
-  std::vector<float> returns(T * B);
+  std::vector<float> returns(T * B), advantages(T * B);  // returns: the value's targets
   for (int64_t b = 0; b < B; ++b) {
     double running = 0.0;
     for (int64_t t = T - 1; t >= 0; --t) {
       running = rewards[t * B + b] + discount * running;
       returns[t * B + b] = static_cast<float>(running);
     }
+  }
+  for (int64_t i = 0; i < T * B; ++i) advantages[i] = returns[i] - heads[i * K1 + k];
+  if (gae_lambda < 1.0) {
+    for (int64_t b = 0; b < B; ++b) {
+      double running = 0.0;
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t i = t * B + b;
+        const double next_value = t + 1 < T ? heads[(i + B) * K1 + k] : 0.0;
+        const double delta = rewards[i] + discount * next_value - heads[i * K1 + k];
+        running = delta + discount * gae_lambda * running;
+        advantages[i] = static_cast<float>(running);
+        returns[i] = static_cast<float>(running + heads[i * K1 + k]);
+      }
+    }
+  }
+  if (normalize) {  // in double, summed in index order: the same on every CPU
+    double sum = 0.0, squares = 0.0;
+    for (int64_t i = 0; i < T * B; ++i) sum += advantages[i];
+    const double mean = sum / n;
+    for (int64_t i = 0; i < T * B; ++i) squares += (advantages[i] - mean) * (advantages[i] - mean);
+    const double scale = 1.0 / (std::sqrt(squares / n) + 1e-8);
+    for (int64_t i = 0; i < T * B; ++i) advantages[i] = static_cast<float>((advantages[i] - mean) * scale);
   }
   double policy = 0.0, value = 0.0, entropy = 0.0;
   std::vector<float> log_p(k), p(k);
@@ -77,10 +100,10 @@ std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions
       p[a] = det::exp(log_p[a]);
       h -= p[a] * log_p[a];
     }
-    const float v = z[k], advantage = returns[i] - v;
+    const float v = z[k], advantage = advantages[i], error = returns[i] - v;
     const int64_t taken = actions[i];
     policy -= static_cast<double>(log_p[taken]) * advantage;
-    value += 0.5 * static_cast<double>(advantage) * advantage;
+    value += 0.5 * static_cast<double>(error) * error;
     entropy += h;
     for (int64_t a = 0; a < k; ++a) {
       const double d_policy = -static_cast<double>(advantage) * ((a == taken ? 1.0 : 0.0) - p[a]);
@@ -154,7 +177,7 @@ at::Tensor det_tanh(const at::Tensor& x) { return activation(x, det::tanh_n); }
 
 std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::Tensor& actions,
                                             const at::Tensor& rewards, double discount, double value_cost,
-                                            double entropy_cost) {
+                                            double entropy_cost, double gae_lambda, bool normalize) {
   check_float(heads, "heads"), check_float(rewards, "rewards");
   TORCH_CHECK(heads.dim() == 3 && actions.sizes() == rewards.sizes() && actions.dim() == 2 &&
                   actions.size(0) == heads.size(0) && actions.size(1) == heads.size(1) &&
@@ -164,7 +187,7 @@ std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::T
   auto d_heads = at::empty_like(h);
   auto losses = a2c_loss_gradient(h.data_ptr<float>(), a.data_ptr<int64_t>(), r.data_ptr<float>(), h.size(0),
                                   h.size(1), h.size(2) - 1, d_heads.data_ptr<float>(), discount, value_cost,
-                                  entropy_cost);
+                                  entropy_cost, gae_lambda, normalize);
   return {at::tensor(losses, at::kDouble), d_heads};
 }
 
@@ -220,7 +243,7 @@ TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("det_sigmoid(Tensor x) -> Tensor", &evo::det_sigmoid);
   m.def("det_tanh(Tensor x) -> Tensor", &evo::det_tanh);
   m.def("a2c_loss(Tensor heads, Tensor actions, Tensor rewards, float discount, float value_cost, "
-        "float entropy_cost) -> (Tensor, Tensor)", &evo::a2c_loss);
+        "float entropy_cost, float gae_lambda, bool normalize) -> (Tensor, Tensor)", &evo::a2c_loss);
   m.def("optimizer_step(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] first, Tensor(c!)[] second, int kind, "
         "float lr, float max_norm, float beta1, float beta2, float eps, float step_size, float bias2_sqrt) -> float",
         &evo::optimizer_step);

@@ -181,12 +181,14 @@ class _Attach(torch.autograd.Function):
 
 
 def a2c_loss(heads: torch.Tensor, actions: np.ndarray, rewards: np.ndarray, discount: float, value_cost: float,
-             entropy_cost: float) -> tuple[torch.Tensor, float, float, float]:
+             entropy_cost: float, gae_lambda: float = 1.0, normalize: bool = False
+             ) -> tuple[torch.Tensor, float, float, float]:
     """(total with its gradient, policy, value, entropy): the A2C loss of heads [T, B, k + 1] (logits,
-    then the value) with n-step returns to the episode's end — ops.cpp's a2c_loss_gradient, the very
-    code the fused kernel runs."""
+    then the value) with n-step returns to the episode's end (or GAE(lambda) advantages) — ops.cpp's
+    a2c_loss_gradient, the very code the fused kernel runs."""
     losses, d_heads = kernels().a2c_loss(heads.detach().contiguous(), torch.from_numpy(actions),
-                                         torch.from_numpy(rewards), discount, value_cost, entropy_cost)
+                                         torch.from_numpy(rewards), discount, value_cost, entropy_cost,
+                                         gae_lambda, normalize)
     total, policy, value, entropy = losses.tolist()
     return _Attach.apply(heads, torch.tensor(total, dtype=torch.float32), d_heads), policy, value, entropy
 
@@ -208,17 +210,25 @@ class Optimizer:
         self.beta1, self.beta2, self.eps = (0.9, 0.999, 1e-8) if kind == "adam" else (0.0, 0.99, 1e-5)
         self.power1 = self.power2 = 1.0  # beta^t by repeated multiplication (no libm pow)
 
-    def step(self) -> None:
+    def set_lr(self, lr: float) -> None:
+        """The step size of the next steps (a learning-rate schedule); Adam's moments are kept."""
+        self.lr = lr
         if not self.deterministic:
-            torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
+            for group in self.torch.param_groups:
+                group["lr"] = lr
+
+    def step(self) -> float:
+        """One step; returns the gradients' total norm before clipping (a lifetime's diagnostics)."""
+        if not self.deterministic:
+            norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.max_norm))
             self.torch.step()
-            return
+            return norm
         self.power1 *= self.beta1
         self.power2 *= self.beta2
         step_size = self.lr / (1.0 - self.power1) if self.kind == "adam" else self.lr
         bias2_sqrt = math.sqrt(1.0 - self.power2) if self.kind == "adam" else 1.0
         grads = [torch.zeros_like(p) if p.grad is None else p.grad.contiguous() for p in self.params]
         with torch.no_grad():
-            kernels().optimizer_step([p.data for p in self.params], grads, self.first, self.second,
-                                     0 if self.kind == "adam" else 1, self.lr, self.max_norm, self.beta1, self.beta2,
-                                     self.eps, step_size, bias2_sqrt)
+            return kernels().optimizer_step([p.data for p in self.params], grads, self.first, self.second,
+                                            0 if self.kind == "adam" else 1, self.lr, self.max_norm, self.beta1,
+                                            self.beta2, self.eps, step_size, bias2_sqrt)

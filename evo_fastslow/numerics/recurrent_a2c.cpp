@@ -319,8 +319,8 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
                                       const at::Tensor& head_w, const at::Tensor& head_b, const at::Tensor& obs,
                                       const at::Tensor& reward_table, const at::Tensor& next_state,
                                       const at::Tensor& gumbel, int64_t action_col, int64_t reward_col,
-                                      double discount, double value_cost, double entropy_cost, bool learn,
-                                      bool native) {
+                                      double discount, double value_cost, double entropy_cost,
+                                      double gae_lambda, bool normalize, bool learn, bool native) {
   for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
                          {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
     check(*t, name);
@@ -351,7 +351,7 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
   auto d_heads = carve.take(f.heads.sizes());
   auto losses = a2c_loss_gradient(f.heads.data_ptr<float>(), f.actions.data_ptr<int64_t>(),
                                   f.rewards.data_ptr<float>(), T, B, k, d_heads.data_ptr<float>(), discount,
-                                  value_cost, entropy_cost);
+                                  value_cost, entropy_cost, gae_lambda, normalize);
   auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w, native);
   std::vector<at::Tensor> out = {f.actions, f.rewards, at::tensor(losses, at::kDouble)};
   out.insert(out.end(), grads.begin(), grads.end());
@@ -407,7 +407,7 @@ std::vector<at::Tensor> rnn_backward(int64_t cell, const at::Tensor& weights, co
 TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("recurrent_a2c(Tensor(a!) workspace, int cell, Tensor weights, Tensor head_w, Tensor head_b, Tensor obs, "
         "Tensor reward_table, Tensor next_state, Tensor gumbel, int action_col, int reward_col, float discount, "
-        "float value_cost, float entropy_cost, bool learn, bool native) -> Tensor[]",
+        "float value_cost, float entropy_cost, float gae_lambda, bool normalize, bool learn, bool native) -> Tensor[]",
         &evo::recurrent_a2c);
   m.def("rnn_forward(int cell, Tensor weights, Tensor x, bool native) -> Tensor[]", &evo::rnn_forward);
   m.def("rnn_backward(int cell, Tensor weights, Tensor rows, Tensor gates, Tensor cells, Tensor tanh_c, Tensor d_h, "
