@@ -101,13 +101,14 @@ def main() -> None:
     rules: dict[str, EvaluationConfig] = {"single seed": SINGLE}
     for replicates in (2, 3, 4, 8):
         rules[f"replicates {replicates}, no racing"] = EvaluationConfig(max_replicates=replicates, racing=None,
-                                                                         rungs=[1.0])
+                                                                         first_replicates=None, rungs=[1.0])
         for test, alpha in (("t", 0.1), ("t", 0.2), ("wilcoxon", 0.2)):
             rules[f"replicates {replicates}, {test} alpha {alpha}"] = EvaluationConfig(
                 max_replicates=replicates, rungs=[1.0], racing=RacingConfig(test=test, alpha=alpha))
         rules[f"replicates {replicates}, mean"] = EvaluationConfig(max_replicates=replicates, rungs=[1.0],
                                                                     racing=RacingConfig(test="mean"))
-        rules[f"replicates {replicates}, t 0.2, rungs 0.25/1"] = EvaluationConfig(max_replicates=replicates)
+        rules[f"replicates {replicates}, t 0.2, rungs 0.25/1"] = EvaluationConfig(max_replicates=replicates,
+                                                                                   racing=RacingConfig())
         rules[f"replicates {replicates}, mean, rungs 0.25/1"] = EvaluationConfig(
             max_replicates=replicates, racing=RacingConfig(test="mean"))
     for objective in (GAUSSIAN, HEAVY):

@@ -1,6 +1,7 @@
 """Selection that holds up on fresh seeds, at equal env-steps: single-seed GA, racing, multi-fidelity,
-their combination (the shipped default), the best of N random genomes (the whole budget as one generation)
-and Optuna's TPE driving the same `evaluate`.
+rungs with racing (the default before), rungs with replicates on survival (the shipped default), the
+best of N random genomes (the whole budget as one generation) and Optuna's TPE driving the same
+`evaluate`.
 
 Per arm and run seed the run is extended generation by generation (`resume` with more generations)
 while it stays within the single-seed GA's env-steps (a generation that would overshoot is undone, so no
@@ -38,20 +39,20 @@ from evo_fastslow.seeds import derive_seed
 
 LEGACY = ["evaluation.seeds=per-generation", "evaluation.max_replicates=1", "evaluation.racing=null",
           "evaluation.rungs=[1.0]"]
-ARMS = {  # name: (directory, overrides of the config's evaluation section)
+RACE = ["evaluation.first_replicates=null", "evaluation.racing={incumbents: 3, test: t, alpha: 0.2}"]
+ARMS = {  # name: (directory, overrides of the config's evaluation section: replicates on survival, with rungs)
     "single-seed GA": ("single-seed", LEGACY),
-    "racing": ("racing", ["evaluation.rungs=[1.0]"]),
+    "racing": ("racing", ["evaluation.rungs=[1.0]", "evaluation.max_replicates=4", *RACE]),
     "multi-fidelity": ("multi-fidelity", ["evaluation.racing=null", "evaluation.max_replicates=1"]),
-    "combination (default)": ("combination", []),
+    "rungs + racing (the default before)": ("combination", ["evaluation.max_replicates=4", *RACE]),
+    "rungs, replicates on survival 1 -> 3 (default)": ("survival-3", []),
     "random search (best of N)": ("random", LEGACY),  # one generation of every genome the budget pays for
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
-    "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2"]),
-    "rungs + racing, 3 replicates": ("combination-3", ["evaluation.max_replicates=3"]),
-    "rungs + mean racing, 3 replicates": ("combination-mean-3", ["evaluation.max_replicates=3",
+    "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2", *RACE]),
+    "rungs + racing, 3 replicates": ("combination-3", ["evaluation.max_replicates=3", *RACE]),
+    "rungs + mean racing, 3 replicates": ("combination-mean-3", ["evaluation.max_replicates=3", *RACE,
                                                                  "evaluation.racing.test=mean"]),
-    "rungs, replicates on survival 1 -> 3": ("survival-3", ["evaluation.racing=null", "evaluation.max_replicates=3",
-                                                            "evaluation.first_replicates=1"]),
 }
 
 
@@ -99,9 +100,22 @@ def best_within(run_dir: Path, result: dict[str, Any], budget: float) -> Candida
         return None
     source = open_source(str(run_dir), None, None, 0)
     with source.archive:
-        record, evaluation = next((r, e) for r, e in source.archive.ranked()
-                                  if r.generation <= last and e.status == "ok")
+        record, evaluation = next((r, e) for r, e in source.archive.ranked(through_generation=last)
+                                  if e.status == "ok")
         return source.candidate(record, evaluation.fitness)
+
+
+def _winners(run_dir: Path, result: dict[str, Any], budget: float, seeds: int, workers: int | None,
+             console: Console) -> dict[str, Any]:
+    """The run's best genome (as `inspect` names it) validated on fresh seeds, and the one it named at a
+    third of the budget."""
+    source = open_source(str(run_dir), None, None, workers)
+    with source.archive:
+        best = source.top(1)[0]
+    third = best_within(run_dir, result, budget)
+    return {"selection": best.selection,
+            "validated": validated(str(run_dir), best, None, None, seeds, workers, console),
+            "third": third and validated(str(run_dir), third, None, None, seeds, workers, console)}
 
 
 def spent_by_generation(run_dir: Path, config: Any) -> list[int]:
@@ -171,6 +185,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/selection-benchmark")
     parser.add_argument("--candidates", action="store_true", help="also the further combinations measured to "
                         "choose the default")
+    parser.add_argument("--revalidate", nargs="+", metavar="FOLDER", default=[], help="name and validate these "
+                        "arms' winners again from their archives (after a change to how a run names its best)")
     parser.add_argument("--only", nargs="+", metavar="FOLDER", help="run only these arms (by folder, e.g. "
                         "survival-3); the others are shown where measured already")
     args = parser.parse_args()
@@ -191,6 +207,10 @@ def main() -> None:
                 continue  # not asked for, not measured yet
             if done.is_file():
                 result = json.loads(done.read_text())
+                if folder in args.revalidate and not result.get("revalidated"):
+                    result.update(_winners(run_dir, result, budget, args.validate, args.workers, console),
+                                  revalidated=True)
+                    done.write_text(json.dumps(result, default=float))
                 if "third" not in result:  # measured before the checkpoint existed: its archive has it
                     third = best_within(run_dir, result, budget)
                     result["third"] = third and validated(str(run_dir), third, None, None, args.validate,
@@ -203,14 +223,7 @@ def main() -> None:
                 overrides = [*overrides, f"population={base.population * generations}"]
             result = evolve_arm(args.config, [*common, *overrides, f"seed={seed}"], run_dir, budget, generations,
                                 console)
-            source = open_source(str(run_dir), None, None, args.workers)
-            with source.archive:
-                best = source.top(1)[0]
-            result.update(selection=best.selection, validated=validated(str(run_dir), best, None, None,
-                                                                        args.validate, args.workers, console))
-            third = best_within(run_dir, result, budget)
-            result["third"] = third and validated(str(run_dir), third, None, None, args.validate, args.workers,
-                                                  console)
+            result.update(_winners(run_dir, result, budget, args.validate, args.workers, console))
             done.write_text(json.dumps(result, default=float))
             results.setdefault(name, []).append(result)
     suite_files = [str(Path(s)) for s in base.suites]
@@ -236,7 +249,7 @@ def main() -> None:
         results.setdefault("Optuna TPE", []).append(result)
     target = float(np.mean([r["validated"] for r in results["single-seed GA"]]))
     print(f"budget {budget / 1e6:.0f}M env-steps per run; target (single-seed GA's validated fitness) {target:.3f}")
-    print(f"{'arm':34s} {'validated':>22s} {'optimism':>22s} {'meta-RL, last':>13s} {'selection ≥ target':>18s} "
+    print(f"{'arm':48s} {'validated':>22s} {'optimism':>22s} {'meta-RL, last':>13s} {'selection ≥ target':>18s} "
           f"{'validated at 1/3':>22s} {'≥ target':>8s} {'env-steps':>10s}")
     for name, runs in results.items():
         valid = mean_interval([r["validated"] for r in runs])
@@ -246,7 +259,7 @@ def main() -> None:
         reached = [s for s in reach if s is not None]
         thirds = [r["third"] for r in runs if r.get("third") is not None]
         third = mean_interval(thirds) if len(thirds) > 1 else None
-        print(f"{name:34s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
+        print(f"{name:48s} {valid.mean:7.3f} [{valid.low:.3f}, {valid.high:.3f}] "
               f"{optimism.mean:+7.3f} [{optimism.low:+.3f}, {optimism.high:+.3f}] "
               f"{(np.mean(shares) if shares else float('nan')):13.2f} "
               f"{(f'{np.mean(reached) / 1e6:.0f}M ({len(reached)}/{len(runs)})' if reached else '-'):>18s} "

@@ -287,14 +287,32 @@ class Archive:
     def generation_summaries(self) -> Iterator[tuple]:
         yield from self.db.execute("SELECT * FROM generations ORDER BY generation")
 
-    def ranked(self, limit: int | None = None) -> list[tuple[GenomeRecord, Evaluation]]:
+    def ranked(self, limit: int | None = None, through_generation: int | None = None
+               ) -> list[tuple[GenomeRecord, Evaluation]]:
         """Evaluated genomes, best first: successes, then the highest budget rung, survivors of a race before
-        those it stopped, then fitness (ties: earliest); evolution/selection.py: level."""
+        those it stopped, then fitness (ties: earliest); evolution/selection.py: level.
+
+        With shared seeds (evolution/selection.py), one row per subject (the same genes and initial
+        weights): its latest successful evaluation, which rests on every replicate the earlier ones had and
+        those it gained since (an elite gains one per survival); an earlier row would rank a one-draw
+        fitness the run has since revised. With per-generation seeds each row is its own draw: all kept.
+        `through_generation`: as the archive stood after that generation."""
+        within = "" if through_generation is None else f"WHERE g.generation <= {int(through_generation)} "
         rows = self.db.execute(
-            "SELECT g.*, e.* FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
+            "SELECT g.*, e.*, COALESCE(w.initial, '') FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
+            "LEFT JOIN weights w ON w.genome_id = g.id " + within +
             "ORDER BY e.status = 'ok' DESC, 2 * e.rung + (e.decision NOT LIKE 'raced out%') DESC, e.fitness DESC, "
-            "g.id ASC" + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
-        return [(_genome(row[:6], self.path), _evaluation(row[6:], self.path)) for row in rows]
+            "g.id ASC").fetchall()
+        evaluation = (self.meta("config") or {}).get("evaluation") or {"seeds": "per-generation"}
+        if evaluation.get("seeds", "shared") != "shared":
+            return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in rows[:limit]]
+        latest: dict[tuple[str, str], int] = {}
+        for row in rows:  # row[3]: genes as stored (sorted keys), row[-1]: initial weights' hash
+            if row[7] == "ok":
+                key = (row[3], row[-1])
+                latest[key] = max(latest.get(key, -1), row[0])
+        kept = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
+        return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in kept[:limit]]
 
     # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
     def add_replicate(self, genes: dict[str, Any], study: str, replicate: int, seed: int, task_seed: int,

@@ -14,6 +14,10 @@ TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=3"
         "search_space.ranges.hidden_size=[8, 16]"]
 
 
+# the racing combination (the default before replicates on survival): the determinism tests run it too
+RACING = ["evaluation.first_replicates=null", "evaluation.racing={incumbents: 3, test: t, alpha: 0.2}"]
+
+
 def evolve_command(run_dir: Path, *overrides: str, tiny: list[str] = TINY) -> list[str]:
     sets = [a for o in [*tiny, *overrides] for a in ("--set", o)]
     return [sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml", "--out", str(run_dir), *sets]

@@ -17,7 +17,7 @@ from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.searchers import SearcherConfig
 from evo_fastslow.genome import SEARCH_SPACE
-from runs import kill_after_evaluations
+from runs import RACING, kill_after_evaluations
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
         "searcher.name=aging", "searcher.lag=2", "search_space.ranges.episodes_per_update=[16, 32]",
@@ -41,12 +41,16 @@ def _delayed(genes, suites, seed, task_seed, timeout):
     return outcome
 
 
-def test_one_worker_two_workers_and_random_delays_give_one_archive(tmp_path):
+EVALUATIONS = pytest.mark.parametrize("evaluation", [[], RACING], ids=["replicates-on-survival", "racing"])
+
+
+@EVALUATIONS
+def test_one_worker_two_workers_and_random_delays_give_one_archive(tmp_path, evaluation):
     runs = {}
     for name, workers, fn in (("in-process", 0, evaluate), ("one", 1, evaluate), ("two", 2, evaluate),
                               ("two-delayed", 2, _delayed)):
-        Run(load_config("configs/quickstart.yaml", [*TINY, f"cluster.workers={workers}"]), tmp_path / name,
-            evaluate_fn=fn).start()
+        Run(load_config("configs/quickstart.yaml", [*TINY, *evaluation, f"cluster.workers={workers}"]),
+            tmp_path / name, evaluate_fn=fn).start()
         runs[name] = _snapshot(tmp_path / name)
     first = runs["in-process"]
     assert len(first) == 12 and all(row[6] == "ok" for row in first)
@@ -62,12 +66,13 @@ def test_one_worker_two_workers_and_random_delays_give_one_archive(tmp_path):
     assert len(workers) == 2
 
 
-def test_killed_and_resumed_gives_the_same_archive(tmp_path):
+@EVALUATIONS
+def test_killed_and_resumed_gives_the_same_archive(tmp_path, evaluation):
     reference = tmp_path / "reference"
-    Run(load_config("configs/quickstart.yaml", [*TINY, "cluster.workers=0", "budget.train_env_steps=24000"]),
-        reference).start()
+    overrides = [*TINY, *evaluation, "cluster.workers=0", "budget.train_env_steps=24000"]
+    Run(load_config("configs/quickstart.yaml", overrides), reference).start()
     killed = tmp_path / "killed"
-    sets = [a for o in [*TINY, "cluster.workers=0", "budget.train_env_steps=24000"] for a in ("--set", o)]
+    sets = [a for o in overrides for a in ("--set", o)]
     proc = subprocess.Popen([sys.executable, "-m", "evo_fastslow.cli", "evolve", "configs/quickstart.yaml",
                              "--out", str(killed), *sets], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     interrupted = kill_after_evaluations(proc, killed, 6)

@@ -1,5 +1,6 @@
 """The outer loop: determinism across workers, kill-and-resume, failure as data, searchers, configs."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ from evo_fastslow.evolution.loop import Run
 from evo_fastslow.genome import SEARCH_SPACE, Categorical, load_genomes
 from evo_fastslow.lifetime import run as run_module
 from evo_fastslow.suite import WORST_FITNESS
+from runs import RACING
 
 TINY = ["budget.train_env_steps=16000", "budget.test_episodes=50", "population=4", "generations=2",
         "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 24]"]
@@ -38,9 +40,13 @@ def _trials(run_dir):
         return archive.trial_snapshot()
 
 
-def test_one_worker_and_two_workers_give_the_same_archive(tmp_path):
-    one = _run(_config(tmp_path, workers=1), tmp_path / "one")
-    two = _run(_config(tmp_path, workers=2), tmp_path / "two")
+EVALUATIONS = pytest.mark.parametrize("evaluation", [[], RACING], ids=["replicates-on-survival", "racing"])
+
+
+@EVALUATIONS
+def test_one_worker_and_two_workers_give_the_same_archive(tmp_path, evaluation):
+    one = _run(_config(tmp_path, *evaluation, workers=1), tmp_path / "one")
+    two = _run(_config(tmp_path, *evaluation, workers=2), tmp_path / "two")
     assert len(one) == 8 and all(row[6] == "ok" for row in one)
     assert one == two
     trials = _trials(tmp_path / "one")
@@ -49,6 +55,16 @@ def test_one_worker_and_two_workers_give_the_same_archive(tmp_path):
     workers = {r[0] for r in sqlite3.connect(tmp_path / "two" / "archive.sqlite").execute(
         "SELECT DISTINCT worker FROM evaluations")}
     assert len(workers) == 2  # both workers did evaluations
+    with Archive(tmp_path / "one" / "archive.sqlite") as archive:  # what inspect ranks: each genome once,
+        ranked = archive.ranked()  # on all the evidence it gathered (an elite's later, replicated record)
+        every = list(archive.evaluations().items())
+        genomes = {r.id: r for r in archive.genomes()}
+    assert len({json.dumps(r.genes, sort_keys=True) for r, _ in ranked}) == len(ranked)
+    for record, evaluation in ranked:
+        same = [e for i, e in every if genomes[i].genes == record.genes and e.status == "ok"]
+        assert evaluation.replicates == max(e.replicates for e in same)
+    if not evaluation:  # replicates on survival: an elite's first record (one draw) is superseded
+        assert any(e.replicates > 1 for _, e in ranked) and len(ranked) < len(every)
 
 
 def test_in_process_equals_cluster_and_generations_share_tasks(tmp_path):
@@ -66,8 +82,9 @@ def _count(db: Path) -> int:
         return 0
 
 
-def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_path):
-    overrides = ["generations=3", "budget.train_env_steps=48000"]
+@EVALUATIONS
+def test_sigkill_mid_generation_then_resume_gives_the_uninterrupted_archive(tmp_path, evaluation):
+    overrides = ["generations=3", "budget.train_env_steps=48000", *evaluation]
     config_path = tmp_path / "run.yaml"
     data = yaml.safe_load(open("configs/quickstart.yaml"))
     data["suites"] = [str(Path("fitness/bandit-independent.yaml").resolve())]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -58,17 +58,28 @@ class EvaluationConfig(_Strict):
         "shared", description="shared: replicate r has the same seeds for every genome (common random numbers); "
                               "per-generation: one lifetime per genome on its generation's task draw (no racing, "
                               "no rungs: the evaluation of runs made before this section existed)")
-    max_replicates: int = Field(4, ge=1, description="the most replicates (full-budget lifetimes) a genome gets")
+    max_replicates: int = Field(3, ge=1, description="the most replicates (full-budget lifetimes) a genome gets")
     first_replicates: int | None = Field(None, ge=1, description="with racing: null, the replicates a genome "
                                          "gets when it first reaches the full budget; each time it survives "
                                          "into a later generation (an elite) it gains one, up to "
-                                         "max_replicates (null: max_replicates at once)")
-    racing: RacingConfig | None = Field(RacingConfig(), description="race challengers against the incumbents; "
-                                        "null: every genome that reaches the full budget gets max_replicates")
+                                         "max_replicates (null: max_replicates at once). Not given: 1 without "
+                                         "racing (replicates on survival), null with racing")
+    racing: RacingConfig | None = Field(None, description="race challengers against the incumbents; "
+                                        "null: every genome that reaches the full budget gets first_replicates")
     rungs: list[float] = Field([0.25, 1.0], min_length=1, description="lifetime budget fractions, increasing, "
                                "ending in 1.0: successive halving over them")
     reduction_factor: float = Field(3.0, gt=1, description="eta: the top 1/eta of a rung is promoted")
     hurdle: float | None = Field(None, description="a genome scoring below this at a lower rung is never promoted")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replicates_on_survival_by_default(cls, data: Any) -> Any:
+        """The default that measured best (benchmarks/results/selection-mid.txt): without racing, one
+        replicate first and one more per survival, so that no elite is carried on one lucky draw."""
+        if isinstance(data, dict) and "first_replicates" not in data and data.get("racing") is None \
+                and data.get("seeds", "shared") == "shared" and data.get("max_replicates", 3) != 1:
+            data = {**data, "first_replicates": 1}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvaluationConfig":
