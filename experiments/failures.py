@@ -70,8 +70,11 @@ def main() -> None:
     args = parser.parse_args()
     variants = {"as shipped": {}}
     for text in args.variant:
-        name, _, genes = text.partition("=")
-        variants[name] = json.loads(genes)
+        name, brace, genes = text.partition("={")  # the name may hold "=" (B=4={...})
+        try:
+            variants[name] = json.loads(brace[1:] + genes)
+        except json.JSONDecodeError as err:
+            parser.error(f"--variant {text!r}: NAME={{JSON object of genes}} expected ({err.msg})")
     out, suite_name = Path(args.out), Path(args.suite).stem
     jobs = [(g, v, i) for g in args.genomes for v in variants for i in range(args.seeds)]
     todo = [job for job in jobs if not (out / suite_name / job[0] / job[1] / f"{job[2]}.json").is_file()]
