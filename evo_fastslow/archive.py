@@ -304,15 +304,10 @@ class Archive:
             "ORDER BY e.status = 'ok' DESC, 2 * e.rung + (e.decision NOT LIKE 'raced out%') DESC, e.fitness DESC, "
             "g.id ASC").fetchall()
         evaluation = (self.meta("config") or {}).get("evaluation") or {"seeds": "per-generation"}
-        if evaluation.get("seeds", "shared") != "shared":
-            return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in rows[:limit]]
-        latest: dict[tuple[str, str], int] = {}
-        for row in rows:  # row[3]: genes as stored (sorted keys), row[-1]: initial weights' hash
-            if row[7] == "ok":
-                key = (row[3], row[-1])
-                latest[key] = max(latest.get(key, -1), row[0])
-        kept = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
-        return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in kept[:limit]]
+        if evaluation.get("seeds", "shared") == "shared":  # row[3]: genes (sorted keys), row[-1]: weights' hash
+            latest = {(row[3], row[-1]): row[0] for row in sorted(rows, key=lambda r: r[0]) if row[7] == "ok"}
+            rows = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
+        return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in rows[:limit]]
 
     # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
     def add_replicate(self, genes: dict[str, Any], study: str, replicate: int, seed: int, task_seed: int,
