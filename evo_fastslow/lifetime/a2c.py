@@ -9,6 +9,7 @@ past it), advantages are returns minus the value baseline, or GAE(lambda) where 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -72,8 +73,10 @@ def gumbel_noise(rng: np.random.Generator, steps: int, batch: int, k: int) -> np
     return ops.gumbel(rng.random((steps, batch, k), dtype=np.float32))
 
 
+@lru_cache(maxsize=16)
 def discount_matrix(steps: int, discount: float) -> torch.Tensor:
-    """M [T, T] with M[t, s] = discount^(s - t) for s >= t: returns = M @ rewards."""
+    """M [T, T] with M[t, s] = discount^(s - t) for s >= t: returns = M @ rewards. Cached (read only): GAE
+    asks for M at gamma x lambda on every update of a lifetime."""
     idx = torch.arange(steps, dtype=torch.float64)
     power = idx.view(1, -1) - idx.view(-1, 1)
     return torch.where(power >= 0, discount ** power.clamp_min(0), 0.0).to(torch.float32)
