@@ -179,7 +179,9 @@ KNOBS = [("off (the defaults)", {}),
          ("GAE lambda 0.9", {"gae_lambda": 0.9}),
          ("advantages normalised", {"normalize_advantages": True}),
          ("all on", {"entropy_schedule": "linear", "lr_schedule": "linear", "gae_lambda": 0.9,
-                     "normalize_advantages": True})]
+                     "normalize_advantages": True}),
+         ("updates every 50 steps", {"truncation": 50}),  # updates within an episode (lifetime/truncated.py)
+         ("updates every 20 steps", {"truncation": 20})]
 
 
 def knob_costs(batches: list[int], numerics_modes: list[str]) -> None:
@@ -210,7 +212,8 @@ def main() -> None:
                         choices=["reproducible", "native", "native-cbwr"],
                         help="numerics modes to measure (native-cbwr: native with MKL_CBWR=AVX2)")
     parser.add_argument("--knobs", action="store_true", help="instead: the fused kernel on the bandit with each "
-                        "learner knob (lifetime/schedule.py, GAE, advantage normalisation) off, on alone, all on")
+                        "learner knob (lifetime/schedule.py, GAE, advantage normalisation, updates within an episode) off, on "
+                        "alone, all on")
     args = parser.parse_args()
     if args.knobs:
         return knob_costs(args.batches, args.numerics)

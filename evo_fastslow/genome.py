@@ -212,6 +212,9 @@ SEARCH_SPACE = SearchSpace([
           default_value=1.0),
     Bool("normalize_advantages", "rescale each update's advantages to mean 0 and deviation 1",
          default_value=False),
+    Integer("truncation", "steps between updates within an episode (truncated backpropagation through time, "
+            "the returns bootstrapped from the value); 0: one update per batch of whole episodes", low=0, high=1000,
+            default_value=0),
 ])
 
 

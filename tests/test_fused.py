@@ -204,11 +204,18 @@ def test_the_kernel_refuses_shapes_that_do_not_fit():
     obs, table, heads = torch.zeros(T, B, S, 1), torch.zeros(T, B, S, k), (torch.zeros(k + 1, H), torch.zeros(k + 1))
     weights = torch.zeros(1 + 1 + H, 4 * H)  # rows for the observation, the bias and h: none for an action one-hot
 
-    def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long)):
+    def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long),
+             start=0, steps=T, carry=fused.Carry.start(B, H)):
         torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, next_state, gumbel,
-                                             action_col, -1, 0.9, 0.1, 0.1, 1.0, False, True, False)
+                                             action_col, -1, 0.9, 0.1, 0.1, 1.0, False, True, False, start, steps,
+                                             carry.h, carry.c, carry.state, carry.action, carry.reward)
 
     call()  # fits
+    call(start=2, steps=3)  # a stretch that ends with the episodes
+    with pytest.raises(RuntimeError, match="must lie in 0 .. T-1"):
+        call(start=3, steps=3)
+    with pytest.raises(RuntimeError, match="carry_h, carry_c"):
+        call(carry=fused.Carry.start(B, H + 1))
     with pytest.raises(RuntimeError, match="do not fit"):
         call(action_col=1)
     with pytest.raises(RuntimeError, match="reward_table and gumbel"):

@@ -21,18 +21,21 @@ KNOBS = dict(entropy_schedule="linear", entropy_floor=0.1, lr_schedule="linear",
 
 
 def reference_loss(heads: np.ndarray, actions: np.ndarray, rewards: np.ndarray, discount: float, value_cost: float,
-                   entropy_cost: float, lam: float, normalize: bool) -> tuple[float, float, float, float]:
-    """The A2C loss written out in float64 loops from the definitions (Schulman et al. 2016 for GAE)."""
+                   entropy_cost: float, lam: float, normalize: bool, bootstrap: np.ndarray | None = None
+                   ) -> tuple[float, float, float, float]:
+    """The A2C loss written out in float64 loops from the definitions (Schulman et al. 2016 for GAE);
+    `bootstrap` [B]: the value past the last step (updates within an episode), else 0."""
     T, B, _ = heads.shape
     logits, values = heads[..., :-1].astype(np.float64), heads[..., -1].astype(np.float64)
     log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
         - logits.max(-1, keepdims=True)
     returns, advantages = np.zeros((T, B)), np.zeros((T, B))
     for b in range(B):
-        g = a = 0.0
+        last = 0.0 if bootstrap is None else float(bootstrap[b])
+        g, a = last, 0.0
         for t in reversed(range(T)):
             g = rewards[t, b] + discount * g
-            next_value = values[t + 1, b] if t + 1 < T else 0.0
+            next_value = values[t + 1, b] if t + 1 < T else last
             a = rewards[t, b] + discount * next_value - values[t, b] + discount * lam * a
             returns[t, b], advantages[t, b] = (g, g - values[t, b]) if lam == 1.0 else (a + values[t, b], a)
     if normalize:

@@ -126,6 +126,17 @@ class Agent(nn.Module):
         h = self.core.replay(inputs, state, reinstated) if self.episodic_lstm else self.core.replay(inputs, state)
         return self.heads(h, x)
 
+    def replay_from(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """Learning pass over a stretch of an episode x [T, B, I] from `state` (no gradient flows into it):
+        logits, values, and the core's state after the last step (lifetime/truncated.py). Not for agents
+        with episodic memory, whose reads the stretch would have to carry."""
+        if not hasattr(self.core, "replay_from"):
+            raise TypeError(f"core {type(self.core).__name__} has no replay_from: it cannot update within an "
+                            f"episode (truncation must be 0)")
+        h, state = self.core.replay_from(self.core_inputs(x), state)
+        logits, values = self.heads(h, x)
+        return logits, values, state
+
     def heads(self, h: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Policy logits [..., k] and values [...]. Without a value memory both heads are one linear map
         of h, as in the fused kernel (so the two engines sum in the same order)."""

@@ -8,6 +8,8 @@ Every core has the same small interface, so the learner never asks which one it 
   call, with gradients: in the reproducible numerics mode through the fused kernel's own cell code
   (numerics/ops.py: recurrent), in the native mode through nn.LSTM / nn.GRU. All use the same weights,
   so the replayed activations equal the acting ones within float32 rounding.
+- `replay_from(x, state) -> (h, state after the last step)`: the same over a stretch of an episode, for
+  updates within an episode (lifetime/truncated.py); no gradient flows into the given state.
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ class LSTMCore(nn.Module):
         return h, (h, c)
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
-        h0, c0 = state
-        if reproducible():  # from the zero state, as every episode starts
-            return ops.recurrent(0, self.kernel_weights(), x)
-        out, _ = self.rnn(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
-        return out
+        return self.replay_from(x, state)[0]
+
+    def replay_from(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        h0, c0 = (s.detach() for s in state)
+        if reproducible():
+            h, c = ops.recurrent(0, self.kernel_weights(), x, h0, c0)
+            return h, (h[-1], c)
+        out, (h, c) = self.rnn(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
+        return out, (h[0], c[0])
 
     def kernel_weights(self) -> torch.Tensor:
         """[I + 1 + H, 4H], rows x | 1 | h, columns i, f, g, o (torch's order), g scaled by 2 (tanh(x) =
@@ -76,10 +82,15 @@ class GRUCore(nn.Module):
         return h, (h,)
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
-        if reproducible():  # from the zero state, as every episode starts
-            return ops.recurrent(1, self.kernel_weights(), x)
-        out, _ = self.rnn(x, state[0].unsqueeze(0))
-        return out
+        return self.replay_from(x, state)[0]
+
+    def replay_from(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        h0 = state[0].detach()
+        if reproducible():
+            h = ops.recurrent(1, self.kernel_weights(), x, h0)[0]
+            return h, (h[-1],)
+        out, h = self.rnn(x, h0.unsqueeze(0))
+        return out, (h[0],)
 
     def kernel_weights(self) -> torch.Tensor:
         """[I + 1 + H, 4H], rows x | 1 | h, columns r, z (input and hidden parts summed), n_x (the
@@ -114,6 +125,9 @@ class FeedforwardCore(nn.Module):
 
     def replay(self, x: torch.Tensor, state: State) -> torch.Tensor:
         return ops.tanh_t(ops.linear(x, self.layer.weight, self.layer.bias))
+
+    def replay_from(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        return self.replay(x, state), state
 
 
 def reset(state: State, mask: torch.Tensor) -> State:

@@ -96,22 +96,33 @@ def a2c_loss(agent: Agent, rollout: Rollout, genome: Genome, discounts: torch.Te
     (lifetime/schedule.py); by default the genome's at the first update."""
     settings = settings or update_settings(genome)
     batch = rollout.actions.shape[1]
-    inputs, actions = torch.from_numpy(rollout.inputs), torch.from_numpy(rollout.actions)
+    inputs = torch.from_numpy(rollout.inputs)
     reinstated = None if rollout.reinstated is None else torch.from_numpy(rollout.reinstated)
     logits, values = agent.replay(inputs, agent.initial_state(batch), reinstated)  # [T, B, k], [T, B]
+    return loss_of(logits, values, rollout, discounts, settings)
+
+
+def loss_of(logits: torch.Tensor, values: torch.Tensor, rollout: Rollout, discounts: torch.Tensor,
+            settings: UpdateSettings, bootstrap: torch.Tensor | None = None) -> LossParts:
+    """The loss of replayed heads (logits [T, B, k], values [T, B]); `bootstrap` [B] (a constant): the value
+    past the last step where the rollout stops before its episodes end (lifetime/truncated.py)."""
     if reproducible():  # the fused kernel's own loss code (numerics/ops.cpp)
         heads = torch.cat([logits, values.unsqueeze(-1)], dim=-1)
         return LossParts(*ops.a2c_loss(heads, rollout.actions, rollout.rewards, settings.discount,
                                        settings.value_cost, settings.entropy_cost, settings.gae_lambda,
-                                       settings.normalize_advantages))
+                                       settings.normalize_advantages, bootstrap))
+    actions, rewards = torch.from_numpy(rollout.actions), torch.from_numpy(rollout.rewards)
     log_probs = F.log_softmax(logits, dim=-1)
     taken = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [T, B]
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
-    returns = discounts @ torch.from_numpy(rollout.rewards)  # [T, B]
+    last = torch.zeros(rewards.shape[1]) if bootstrap is None else bootstrap.detach()
+    returns = discounts @ rewards  # [T, B]
+    if bootstrap is not None:  # + gamma^(T - t) V(s_T)
+        returns = returns + discounts[:, -1:] * settings.discount * last
     advantage = returns - values.detach()
     if settings.gae_lambda < 1.0:  # GAE: advantages are (gamma lambda)-discounted sums of TD errors
         value = values.detach()
-        deltas = torch.from_numpy(rollout.rewards) + settings.discount * F.pad(value[1:], (0, 0, 0, 1)) - value
+        deltas = rewards + settings.discount * torch.cat([value[1:], last.unsqueeze(0)]) - value
         advantage = discount_matrix(len(deltas), settings.discount * settings.gae_lambda) @ deltas
         returns = advantage + value
     if settings.normalize_advantages:

@@ -23,6 +23,7 @@ import os
 import threading
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -36,6 +37,7 @@ from evo_fastslow.lifetime.a2c import LossParts, Rollout, gumbel_noise
 from evo_fastslow.lifetime.schedule import UpdateSettings, update_settings
 from evo_fastslow.numerics import build, reproducible
 from evo_fastslow.tasks import Task
+from evo_fastslow.tasks.base import Tables
 
 MODES = ("auto", "off", "require")
 _built: bool | None = None  # None: not tried yet in this process
@@ -93,29 +95,66 @@ def fits(agent: Agent, task: Task) -> bool:
             and agent.encoder is None and task.tabular and kernel_available())
 
 
+@dataclass
+class Carry:
+    """Where a stretch of B episodes ends and the next starts (updates within an episode,
+    lifetime/truncated.py): the core's state, the task's state, the last action and reward. The kernel
+    reads and rewrites it in place."""
+    h: torch.Tensor  # [B, H]
+    c: torch.Tensor  # [B, H] (an LSTM's cell state; unused by a GRU)
+    state: torch.Tensor  # [B] int64
+    action: torch.Tensor  # [B] int64
+    reward: torch.Tensor  # [B]
+
+    @classmethod
+    def start(cls, batch: int, hidden: int) -> "Carry":
+        return cls(torch.zeros(batch, hidden), torch.zeros(batch, hidden), torch.zeros(batch, dtype=torch.long),
+                   torch.full((batch,), -1, dtype=torch.long), torch.zeros(batch))
+
+
 def act(agent: Agent, episodes, batch: int, rng: np.random.Generator) -> Rollout:
     """Play B episodes, weights frozen (as a2c.act)."""
-    return _run(agent, episodes, batch, rng, (0.0, 0.0, 0.0, 1.0, False), learn=False)[0]
+    tables = episodes.tables()
+    return _run(agent, tables, batch, noise_for(tables, batch, rng), (0.0, 0.0, 0.0, 1.0, False), learn=False)[0]
 
 
 def update(agent: Agent, episodes, genome: Genome, batch: int, rng: np.random.Generator,
            settings: UpdateSettings | None = None) -> tuple[Rollout, LossParts]:
     """Play B episodes and leave d loss / d parameters in every parameter's .grad (as a2c_loss + backward).
     `settings`: this update's (lifetime/schedule.py); by default the genome's at the first update."""
+    tables = episodes.tables()
+    return update_steps(agent, tables, genome, batch, noise_for(tables, batch, rng), settings)
+
+
+def update_steps(agent: Agent, tables: Tables, genome: Genome, batch: int, gumbel: np.ndarray,
+                 settings: UpdateSettings | None = None, start: int = 0, steps: int | None = None,
+                 carry: Carry | None = None) -> tuple[Rollout, LossParts]:
+    """As `update`, on steps start .. start + steps - 1 of the episodes' tables (all by default) from
+    `carry`, which it leaves where they end; returns bootstrap from the value one step on where they end
+    before the episodes do. `gumbel` [T, B, k]: the whole episodes' action noise (noise_for)."""
     s = settings or update_settings(genome)
-    rollout, loss = _run(agent, episodes, batch, rng, (s.discount, s.value_cost, s.entropy_cost, s.gae_lambda,
-                                                       s.normalize_advantages), learn=True)
+    rollout, loss = _run(agent, tables, batch, gumbel, (s.discount, s.value_cost, s.entropy_cost, s.gae_lambda,
+                                                          s.normalize_advantages), True, start, steps, carry)
     assert loss is not None
     return rollout, loss
 
 
-def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator,
-         loss_settings: tuple[float, float, float, float, bool], learn: bool) -> tuple[Rollout, LossParts | None]:
+def noise_for(tables: Tables, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """The action noise of a batch of episodes, drawn as the Python path draws it (a2c.act)."""
+    steps, _, _, k = tables[1].shape
+    return gumbel_noise(rng, steps, batch, k)
+
+
+def _run(agent: Agent, tables: Tables, batch: int, noise: np.ndarray, loss_settings: tuple[float, float, float, float, bool],
+         learn: bool, start: int = 0, steps: int | None = None, carry: Carry | None = None
+         ) -> tuple[Rollout, LossParts | None]:
     if not kernel_available():
         raise RuntimeError("the fused lifetime kernel is off or could not be built; use the Python path")
-    obs, reward_table, next_state = (torch.from_numpy(a) for a in episodes.tables())
-    steps, k = reward_table.shape[0], reward_table.shape[3]
-    gumbel = torch.from_numpy(gumbel_noise(rng, steps, batch, k))
+    obs, reward_table, next_state = (torch.from_numpy(a) for a in tables)
+    k = reward_table.shape[3]
+    steps = reward_table.shape[0] - start if steps is None else steps
+    carry = carry or Carry.start(batch, agent.core.hidden_size)
+    gumbel = torch.from_numpy(noise)
     rnn, policy, value = agent.core.rnn, agent.policy, agent.value
     cell = CELLS[type(agent.core)]
     with torch.no_grad():
@@ -125,7 +164,8 @@ def _run(agent: Agent, episodes, batch: int, rng: np.random.Generator,
         out = torch.ops.evo_fastslow.recurrent_a2c(
             _workspace(), cell, weights, head_w, head_b, obs, reward_table, next_state, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
-            *loss_settings, learn, not reproducible())
+            *loss_settings, learn, not reproducible(), start, steps, carry.h, carry.c, carry.state, carry.action,
+            carry.reward)
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())
     if not learn:
         return rollout, None

@@ -20,7 +20,7 @@ import torch
 from evo_fastslow.agents import Agent, build_agent, parameter_count
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
-from evo_fastslow.lifetime import fused, intrinsic
+from evo_fastslow.lifetime import fused, intrinsic, truncated
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
@@ -101,8 +101,9 @@ def _one_thread() -> Iterator[None]:
 
 def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, task_seed: int,
            result: LifetimeResult, progress: ProgressFn | None, deadline: float | None) -> None:
+    truncated.check(genome)
     batch = genome["episodes_per_update"]
-    updates = max(1, budget // (batch * task.steps))
+    updates = max(1, budget // (batch * task.steps))  # batches of episodes (updates within them: truncated.py)
     tasks_rng = numpy_generator(task_seed, "train-tasks")
     actions_rng = numpy_generator(seed, "train-actions")
     streams = task.streams(batch, tasks_rng)
@@ -114,12 +115,18 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
     for update in range(updates):
         settings = update_settings(genome, update, updates)
         optimizer.set_lr(settings.learning_rate)
-        rollout, loss = compute_gradients(agent, task, streams.next(tasks_rng), genome, batch, actions_rng,
-                                          memory, discounts, settings)
+        if genome["truncation"]:
+            rollout, loss, grad_norm = truncated.train_batch(agent, task, streams.next(tasks_rng), genome, batch,
+                                                             actions_rng, optimizer, settings,
+                                                             trains_fused(agent, task, genome))
+        else:
+            rollout, loss = compute_gradients(agent, task, streams.next(tasks_rng), genome, batch, actions_rng,
+                                              memory, discounts, settings)
         if not math.isfinite(loss.total.item()):
             result.status, result.reason = "diverged", f"non-finite loss at update {update}"
             return
-        grad_norm = optimizer.step()
+        if not genome["truncation"]:
+            grad_norm = optimizer.step()
         result.updates, result.env_steps = update + 1, (update + 1) * batch * task.steps
         window.add(rollout, loss, grad_norm, task.n_actions)
         if (update + 1) % every == 0 or update + 1 == updates:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "det_math.h"
 
@@ -52,12 +53,13 @@ void sigmoid_rows(at::Tensor& x, int64_t cols, bool native) {
 
 std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions, const float* rewards, int64_t T,
                                       int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
-                                      double entropy_cost, double gae_lambda, bool normalize) {
+                                      double entropy_cost, double gae_lambda, bool normalize,
+                                      const float* bootstrap) {
   const int64_t K1 = k + 1;
   const double n = static_cast<double>(T * B);
   std::vector<float> returns(T * B), advantages(T * B);  // returns: the value's targets
   for (int64_t b = 0; b < B; ++b) {
-    double running = 0.0;
+    double running = bootstrap ? bootstrap[b] : 0.0;
     for (int64_t t = T - 1; t >= 0; --t) {
       running = rewards[t * B + b] + discount * running;
       returns[t * B + b] = static_cast<float>(running);
@@ -69,7 +71,7 @@ std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions
       double running = 0.0;
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t i = t * B + b;
-        const double next_value = t + 1 < T ? heads[(i + B) * K1 + k] : 0.0;
+        const double next_value = t + 1 < T ? heads[(i + B) * K1 + k] : (bootstrap ? bootstrap[b] : 0.0);
         const double delta = rewards[i] + discount * next_value - heads[i * K1 + k];
         running = delta + discount * gae_lambda * running;
         advantages[i] = static_cast<float>(running);
@@ -177,7 +179,8 @@ at::Tensor det_tanh(const at::Tensor& x) { return activation(x, det::tanh_n); }
 
 std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::Tensor& actions,
                                             const at::Tensor& rewards, double discount, double value_cost,
-                                            double entropy_cost, double gae_lambda, bool normalize) {
+                                            double entropy_cost, double gae_lambda, bool normalize,
+                                            const std::optional<at::Tensor>& bootstrap) {
   check_float(heads, "heads"), check_float(rewards, "rewards");
   TORCH_CHECK(heads.dim() == 3 && actions.sizes() == rewards.sizes() && actions.dim() == 2 &&
                   actions.size(0) == heads.size(0) && actions.size(1) == heads.size(1) &&
@@ -185,9 +188,16 @@ std::tuple<at::Tensor, at::Tensor> a2c_loss(const at::Tensor& heads, const at::T
               "a2c_loss: heads [T, B, k + 1], actions (int64) and rewards [T, B] expected");
   auto h = heads.contiguous(), a = actions.contiguous(), r = rewards.contiguous();
   auto d_heads = at::empty_like(h);
+  at::Tensor start_values;  // [B]: the values the returns bootstrap from past the last step (none: 0)
+  if (bootstrap.has_value()) {
+    check_float(*bootstrap, "bootstrap");
+    TORCH_CHECK(bootstrap->dim() == 1 && bootstrap->size(0) == h.size(1), "a2c_loss: bootstrap [B] expected");
+    start_values = bootstrap->contiguous();
+  }
   auto losses = a2c_loss_gradient(h.data_ptr<float>(), a.data_ptr<int64_t>(), r.data_ptr<float>(), h.size(0),
                                   h.size(1), h.size(2) - 1, d_heads.data_ptr<float>(), discount, value_cost,
-                                  entropy_cost, gae_lambda, normalize);
+                                  entropy_cost, gae_lambda, normalize,
+                                  start_values.defined() ? start_values.data_ptr<float>() : nullptr);
   return {at::tensor(losses, at::kDouble), d_heads};
 }
 
@@ -243,7 +253,7 @@ TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("det_sigmoid(Tensor x) -> Tensor", &evo::det_sigmoid);
   m.def("det_tanh(Tensor x) -> Tensor", &evo::det_tanh);
   m.def("a2c_loss(Tensor heads, Tensor actions, Tensor rewards, float discount, float value_cost, "
-        "float entropy_cost, float gae_lambda, bool normalize) -> (Tensor, Tensor)", &evo::a2c_loss);
+        "float entropy_cost, float gae_lambda, bool normalize, Tensor? bootstrap=None) -> (Tensor, Tensor)", &evo::a2c_loss);
   m.def("optimizer_step(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] first, Tensor(c!)[] second, int kind, "
         "float lr, float max_norm, float beta1, float beta2, float eps, float step_size, float bias2_sqrt) -> float",
         &evo::optimizer_step);

@@ -20,10 +20,13 @@ void sigmoid_rows(at::Tensor& x, int64_t cols, bool native);
 // - entropy_cost * entropy, each the mean over steps and episodes. With gae_lambda < 1 the advantage
 // is GAE(lambda) (Schulman et al. 2016; no bootstrap past the episode's end) and the value's target
 // advantage + value; `normalize` rescales the policy's advantages to mean 0 and deviation 1 over the
-// batch. Writes d loss / d heads into d_heads and returns {total, policy, value, entropy}.
+// batch. `bootstrap` [B] (or null: 0): each episode's value estimate past its last step, where an update
+// within an episode truncates it (lifetime/truncated.py). Writes d loss / d heads into d_heads and returns
+// {total, policy, value, entropy}.
 std::vector<double> a2c_loss_gradient(const float* heads, const int64_t* actions, const float* rewards, int64_t T,
                                       int64_t B, int64_t k, float* d_heads, double discount, double value_cost,
-                                      double entropy_cost, double gae_lambda, bool normalize);
+                                      double entropy_cost, double gae_lambda, bool normalize,
+                                      const float* bootstrap = nullptr);
 
 // The kernel-weighted mean [B, V] of the k nearest of the first `size` stored values (keys [B, N, D],
 // values [B, N, V], query [B, D]): squared distances summed in order, ties to the lower slot, weights

@@ -127,23 +127,30 @@ def tanh_t(x: torch.Tensor) -> torch.Tensor:
 
 class _Recurrent(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weights: torch.Tensor, cell: int) -> torch.Tensor:
-        h, *saved = kernels().rnn_forward(cell, weights, x.contiguous(), False)
-        ctx.save_for_backward(weights, *saved)
+    def forward(ctx, x: torch.Tensor, weights: torch.Tensor, cell: int, h0: torch.Tensor | None,
+                c0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        h, *saved = kernels().rnn_forward(cell, weights, x.contiguous(), False, h0, c0)
+        ctx.save_for_backward(weights, *saved, *(() if c0 is None else (c0,)))
         ctx.cell = cell
-        return h
+        last_cell = saved[2][-1].clone()
+        ctx.mark_non_differentiable(last_cell)
+        return h, last_cell
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        weights, rows, gates, cells, tanh_c = ctx.saved_tensors
-        d_weights, d_x = kernels().rnn_backward(ctx.cell, weights, rows, gates, cells, tanh_c, grad.contiguous(), False)
-        return d_x, d_weights, None
+    def backward(ctx, grad: torch.Tensor, _grad_cell: torch.Tensor | None):
+        weights, rows, gates, cells, tanh_c, *c0 = ctx.saved_tensors
+        d_weights, d_x = kernels().rnn_backward(ctx.cell, weights, rows, gates, cells, tanh_c, grad.contiguous(), False,
+                                                c0[0] if c0 else None)
+        return d_x, d_weights, None, None, None
 
 
-def recurrent(cell: int, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """h [T, B, H] of an LSTM (cell 0) or GRU (1) from zero state over x [T, B, I], weights in the
-    fused kernel's layout [I + 1 + H, 4H] (agents/cores.py: kernel_weights); the kernel's own cell code."""
-    return _Recurrent.apply(x, weights, cell)
+def recurrent(cell: int, weights: torch.Tensor, x: torch.Tensor, h0: torch.Tensor | None = None,
+              c0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h [T, B, H], an LSTM's last cell state [B, H]) of an LSTM (cell 0) or GRU (1) over x [T, B, I], from
+    the zero state or from h0, c0 [B, H] (constants: no gradient flows into them), weights in the fused
+    kernel's layout [I + 1 + H, 4H] (agents/cores.py: kernel_weights); the kernel's own cell code."""
+    detached = [None if s is None else s.detach().contiguous() for s in (h0, c0)]
+    return _Recurrent.apply(x, weights, cell, *detached)
 
 
 class _EpisodicRecurrent(torch.autograd.Function):
@@ -181,14 +188,16 @@ class _Attach(torch.autograd.Function):
 
 
 def a2c_loss(heads: torch.Tensor, actions: np.ndarray, rewards: np.ndarray, discount: float, value_cost: float,
-             entropy_cost: float, gae_lambda: float = 1.0, normalize: bool = False
-             ) -> tuple[torch.Tensor, float, float, float]:
+             entropy_cost: float, gae_lambda: float = 1.0, normalize: bool = False,
+             bootstrap: torch.Tensor | None = None) -> tuple[torch.Tensor, float, float, float]:
     """(total with its gradient, policy, value, entropy): the A2C loss of heads [T, B, k + 1] (logits,
-    then the value) with n-step returns to the episode's end (or GAE(lambda) advantages) — ops.cpp's
-    a2c_loss_gradient, the very code the fused kernel runs."""
+    then the value) with n-step returns to the episode's end, or past the last step to `bootstrap` [B]
+    (a constant), or GAE(lambda) advantages — ops.cpp's a2c_loss_gradient, the very code the fused kernel
+    runs."""
     losses, d_heads = kernels().a2c_loss(heads.detach().contiguous(), torch.from_numpy(actions),
                                          torch.from_numpy(rewards), discount, value_cost, entropy_cost,
-                                         gae_lambda, normalize)
+                                         gae_lambda, normalize,
+                                         None if bootstrap is None else bootstrap.detach().contiguous())
     total, policy, value, entropy = losses.tolist()
     return _Attach.apply(heads, torch.tensor(total, dtype=torch.float32), d_heads), policy, value, entropy
 

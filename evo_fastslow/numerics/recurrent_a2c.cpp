@@ -25,6 +25,7 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "det_math.h"
@@ -49,9 +50,10 @@ struct Carver {
   }
 };
 
+// T: the steps a call runs (with a bootstrap step, one more than it acts).
 int64_t workspace_floats(int64_t T, int64_t B, int64_t H, int64_t K, int64_t k) {
   const int64_t G = 4 * H;
-  return (T + 1) * B * K + T * B * (2 * G + 3 * H + 2 * (k + 1)) + 5 * B * H;
+  return (T + 1) * B * K + T * B * (2 * G + 3 * H + 2 * (k + 1)) + 6 * B * H;
 }
 
 struct Forward {
@@ -62,7 +64,20 @@ struct Forward {
   at::Tensor heads;    // [T, B, k + 1] policy logits, then the value
   at::Tensor actions;  // [T, B] int64
   at::Tensor rewards;  // [T, B] float
+  at::Tensor c0;       // [B, H] LSTM: the cell state before step 0 (undefined: zero, an episode's start)
+  at::Tensor bootstrap;  // [B] the value one step past the last (undefined: none, the episode ends there)
 };
+
+// Where a stretch of episodes starts (an update within an episode, lifetime/truncated.py), and where it
+// ends: written back in place. h, c [B, H]: the core's state after the previous step; state [B] (int64):
+// the task's state; action [B] (int64, -1 at an episode's start) and reward [B]: the previous step's.
+struct Carry {
+  at::Tensor h, c, state, action, reward;
+};
+
+const float* initial_cell(const Forward& f, int64_t t) {
+  return t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : (f.c0.defined() ? f.c0.data_ptr<float>() : nullptr);
+}
 
 // tanh through the sigmoid (as det::tanh; ATen's tanh costs 3x a sigmoid per element):
 // out = 2 sigmoid(2x) - 1, where `twice` holds 2x on entry.
@@ -80,7 +95,7 @@ void lstm_step(Forward& f, int64_t t, at::Tensor& twice, float* h_out, int64_t r
   sigmoid_rows(s_t, G, native);
   float* s = s_t.data_ptr<float>();
   float* c = f.cells.select(0, t).data_ptr<float>();
-  const float* c_prev = t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : nullptr;
+  const float* c_prev = initial_cell(f, t);
   float* c2 = twice.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) {
     float* sb = s + b * G;
@@ -137,18 +152,22 @@ void cell_step(Forward& f, Cell cell, int64_t t, const at::Tensor& weights, at::
     gru_step(f, t, twice, n_t, ROWS + t * B * K + I + 1, h_out, K, native);
 }
 
+// Acts steps start .. start + T - 1 of the episodes from `carry` (updated in place). With `bootstrap`, also
+// runs step start + T's core and heads without acting (the value an update within an episode bootstraps
+// from): its activations sit one step past the returned Forward's, in the same buffers.
 Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tensor& head_w, const at::Tensor& head_b,
             const at::Tensor& obs, const at::Tensor& reward_table, const at::Tensor& next_state,
-            const at::Tensor& gumbel, int64_t action_col, int64_t reward_col, bool native) {
-  const int64_t T = obs.size(0), B = obs.size(1), S = obs.size(2), D = obs.size(3), k = reward_table.size(3);
-  const int64_t K = weights.size(0), G = weights.size(1), H = G / 4, I = K - 1 - H;
+            const at::Tensor& gumbel, int64_t action_col, int64_t reward_col, bool native, int64_t start, int64_t T,
+            Carry& carry, bool bootstrap) {
+  const int64_t B = obs.size(1), S = obs.size(2), D = obs.size(3), k = reward_table.size(3);
+  const int64_t K = weights.size(0), G = weights.size(1), H = G / 4, I = K - 1 - H, run = T + (bootstrap ? 1 : 0);
   auto f32 = obs.options();
   Forward f;
-  f.rows = carve.take({T + 1, B, K});
-  f.gates = carve.take({T, B, G});
-  f.cells = carve.take({T, B, H});
-  f.tanh_c = carve.take({T, B, H});
-  f.heads = carve.take({T, B, k + 1});
+  f.rows = carve.take({run + 1, B, K});
+  f.gates = carve.take({run, B, G});
+  f.cells = carve.take({run, B, H});
+  f.tanh_c = carve.take({run, B, H});
+  f.heads = carve.take({run, B, k + 1});
   f.actions = at::empty({T, B}, obs.options().dtype(at::kLong));
   f.rewards = at::empty({T, B}, f32);
   auto twice = carve.take({B, H});
@@ -164,37 +183,58 @@ Forward act(Carver& carve, Cell cell, const at::Tensor& weights, const at::Tenso
   float* OUT = f.heads.data_ptr<float>();
   int64_t* A = f.actions.data_ptr<int64_t>();
   float* RW = f.rewards.data_ptr<float>();
-  std::fill(ROWS, ROWS + B * K, 0.0f);  // h_{-1} = 0
-  std::vector<int64_t> state(B, 0);
+  float* CH = carry.h.data_ptr<float>();
+  int64_t* STATE = carry.state.data_ptr<int64_t>();
+  int64_t* LAST_A = carry.action.data_ptr<int64_t>();
+  float* LAST_R = carry.reward.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b)  // h_{-1}: zero at an episode's start, else where the last stretch left it
+    for (int64_t j = 0; j < H; ++j) ROWS[b * K + I + 1 + j] = start > 0 ? CH[b * H + j] : 0.0f;
+  if (cell == LSTM && start > 0) f.c0 = carve.take({B, H}).copy_(carry.c);
 
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t t = 0; t < run; ++t) {
+    const int64_t step = start + t;  // the episode's step (the tables' row)
     for (int64_t b = 0; b < B; ++b) {  // x_t: observation, previous action and reward, then the 1
       float* x = ROWS + (t * B + b) * K;
       std::fill(x, x + I, 0.0f);
-      const float* o = OBS + ((t * B + b) * S + state[b]) * D;
+      const float* o = OBS + ((step * B + b) * S + STATE[b]) * D;
       std::copy(o, o + D, x);
-      if (t > 0 && action_col >= 0) x[action_col + A[(t - 1) * B + b]] = 1.0f;
-      if (t > 0 && reward_col >= 0) x[reward_col] = RW[(t - 1) * B + b];
+      const int64_t last_a = t > 0 ? A[(t - 1) * B + b] : (start > 0 ? LAST_A[b] : -1);
+      const float last_r = t > 0 ? RW[(t - 1) * B + b] : LAST_R[b];
+      if (last_a >= 0 && action_col >= 0) x[action_col + last_a] = 1.0f;
+      if (last_a >= 0 && reward_col >= 0) x[reward_col] = last_r;
       x[I] = 1.0f;
     }
     cell_step(f, cell, t, weights, twice, n_t, native);
     auto heads_t = f.heads.select(0, t);
     mm(heads_t, f.rows.select(0, t + 1).narrow(1, I + 1, H), head_w_t, native);
-    // Gumbel-max: the first maximum of logits + noise, as numpy's argmax
     float* out = OUT + t * B * (k + 1);
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t b = 0; b < B; ++b)
       for (int64_t a = 0; a <= k; ++a) out[b * (k + 1) + a] += HB[a];
+    if (t == T) break;  // the bootstrap step: its value only, no action
+    // Gumbel-max: the first maximum of logits + noise, as numpy's argmax
+    for (int64_t b = 0; b < B; ++b) {
       int64_t best = 0;
-      float best_value = out[b * (k + 1)] + GU[(t * B + b) * k];
+      float best_value = out[b * (k + 1)] + GU[(step * B + b) * k];
       for (int64_t a = 1; a < k; ++a) {
-        const float v = out[b * (k + 1) + a] + GU[(t * B + b) * k + a];
+        const float v = out[b * (k + 1) + a] + GU[(step * B + b) * k + a];
         if (v > best_value) best_value = v, best = a;
       }
-      const int64_t cell_index = ((t * B + b) * S + state[b]) * k + best;
+      const int64_t cell_index = ((step * B + b) * S + STATE[b]) * k + best;
       A[t * B + b] = best;
       RW[t * B + b] = R[cell_index];
-      state[b] = NS[cell_index];
+      STATE[b] = NS[cell_index];
     }
+  }
+  for (int64_t b = 0; b < B; ++b) {  // where the next stretch starts: h_{T-1} (row T), c_{T-1}, the last step
+    for (int64_t j = 0; j < H; ++j) CH[b * H + j] = ROWS[(T * B + b) * K + I + 1 + j];
+    LAST_A[b] = A[(T - 1) * B + b];
+    LAST_R[b] = RW[(T - 1) * B + b];
+  }
+  if (cell == LSTM) carry.c.copy_(f.cells.select(0, T - 1));
+  if (bootstrap) {  // the returned activations cover the T acted steps only
+    f.bootstrap = f.heads.select(0, T).select(1, k).contiguous();
+    f.rows = f.rows.narrow(0, 0, T + 1);
+    for (auto* buffer : {&f.gates, &f.cells, &f.tanh_c, &f.heads}) *buffer = buffer->narrow(0, 0, T);
   }
   return f;
 }
@@ -205,7 +245,7 @@ void lstm_backward_step(const Forward& f, int64_t t, const float* dh_total, floa
   const int64_t B = f.gates.size(1), G = f.gates.size(2), H = G / 4;
   const float* S = f.gates.select(0, t).data_ptr<float>();
   const float* TC = f.tanh_c.select(0, t).data_ptr<float>();
-  const float* C_prev = t > 0 ? f.cells.select(0, t - 1).data_ptr<float>() : nullptr;
+  const float* C_prev = initial_cell(f, t);
   for (int64_t b = 0; b < B; ++b) {
     const float* s = S + b * G;
     const float* tc = TC + b * H;
@@ -313,6 +353,9 @@ void check(const at::Tensor& t, const char* name) {
 }
 
 // workspace: a float32 tensor kept by the caller across calls, grown here as needed.
+// Runs steps start .. start + steps - 1 of the tables' episodes (all of them: start 0, steps T) from the
+// carry (h, c [B, H], state, action [B] int64, reward [B]), which it leaves where the steps end. Learning
+// on a stretch that ends before the episode does bootstraps the returns from the value one step on.
 // learn = false: acting only -> [actions, rewards].
 // learn = true: [actions, rewards, losses (total, policy, value, entropy) float64, d weights, d head_w, d head_b].
 std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const at::Tensor& weights,
@@ -320,7 +363,9 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
                                       const at::Tensor& reward_table, const at::Tensor& next_state,
                                       const at::Tensor& gumbel, int64_t action_col, int64_t reward_col,
                                       double discount, double value_cost, double entropy_cost,
-                                      double gae_lambda, bool normalize, bool learn, bool native) {
+                                      double gae_lambda, bool normalize, bool learn, bool native, int64_t start,
+                                      int64_t steps, at::Tensor& carry_h, at::Tensor& carry_c,
+                                      at::Tensor& carry_state, at::Tensor& carry_action, at::Tensor& carry_reward) {
   for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
                          {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
     check(*t, name);
@@ -341,17 +386,31 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
               "the input columns (obs, action one-hot, reward) do not fit the weights' rows");
   TORCH_CHECK(next_state.numel() == 0 || (next_state.min().item<int64_t>() >= 0 && next_state.max().item<int64_t>() < S),
               "next_state must name states 0 .. S-1");
+  TORCH_CHECK(start >= 0 && steps >= 1 && start + steps <= T, "steps start .. start + steps - 1 must lie in 0 .. T-1");
+  check(carry_h, "carry_h"), check(carry_c, "carry_c"), check(carry_reward, "carry_reward");
+  TORCH_CHECK(carry_h.sizes() == carry_c.sizes() && carry_h.dim() == 2 && carry_h.size(0) == B &&
+                  carry_h.size(1) == H && carry_reward.dim() == 1 && carry_reward.size(0) == B,
+              "carry_h, carry_c [B, H] and carry_reward [B] expected");
+  for (auto* t : {&carry_state, &carry_action})
+    TORCH_CHECK(t->scalar_type() == at::kLong && t->is_contiguous() && t->dim() == 1 && t->size(0) == B,
+                "carry_state and carry_action: contiguous int64 [B] expected");
+  if (start == 0) carry_state.zero_();  // every episode starts in state 0
+  TORCH_CHECK(carry_state.min().item<int64_t>() >= 0 && carry_state.max().item<int64_t>() < S,
+              "carry_state must name states 0 .. S-1");
   at::NoGradGuard no_grad;
-  const int64_t need = workspace_floats(T, B, H, weights.size(0), k);
+  const bool bootstrap = learn && start + steps < T;
+  const int64_t need = workspace_floats(steps + 1, B, H, weights.size(0), k);
   if (workspace.numel() < need) workspace.resize_({need});
   Carver carve{workspace};
+  Carry carry{carry_h, carry_c, carry_state, carry_action, carry_reward};
   Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, next_state, gumbel,
-                  action_col, reward_col, native);
+                  action_col, reward_col, native, start, steps, carry, bootstrap);
   if (!learn) return {f.actions, f.rewards};
   auto d_heads = carve.take(f.heads.sizes());
   auto losses = a2c_loss_gradient(f.heads.data_ptr<float>(), f.actions.data_ptr<int64_t>(),
-                                  f.rewards.data_ptr<float>(), T, B, k, d_heads.data_ptr<float>(), discount,
-                                  value_cost, entropy_cost, gae_lambda, normalize);
+                                  f.rewards.data_ptr<float>(), steps, B, k, d_heads.data_ptr<float>(), discount,
+                                  value_cost, entropy_cost, gae_lambda, normalize,
+                                  bootstrap ? f.bootstrap.data_ptr<float>() : nullptr);
   auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w, native);
   std::vector<at::Tensor> out = {f.actions, f.rewards, at::tensor(losses, at::kDouble)};
   out.insert(out.end(), grads.begin(), grads.end());
@@ -359,9 +418,11 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
 }
 
 
-// The Python path's replay of a recorded sequence x [T, B, I] through the same cell code:
-// returns [h [T, B, H], rows, gates, cells, tanh_c] (the last four for rnn_backward).
-std::vector<at::Tensor> rnn_forward(int64_t cell, const at::Tensor& weights, const at::Tensor& x, bool native) {
+// The Python path's replay of a recorded sequence x [T, B, I] through the same cell code, from the zero
+// state or from h0 (and, for an LSTM, c0) [B, H]: returns [h [T, B, H], rows, gates, cells, tanh_c] (the
+// last four for rnn_backward; c_{T-1} is cells[T - 1]).
+std::vector<at::Tensor> rnn_forward(int64_t cell, const at::Tensor& weights, const at::Tensor& x, bool native,
+                                    const std::optional<at::Tensor>& h0, const std::optional<at::Tensor>& c0) {
   check(weights, "weights");
   check(x, "x");
   TORCH_CHECK(cell == LSTM || cell == GRU, "cell must be 0 (LSTM) or 1 (GRU)");
@@ -374,19 +435,24 @@ std::vector<at::Tensor> rnn_forward(int64_t cell, const at::Tensor& weights, con
   f.gates = at::empty({T, B, G}, x.options());
   f.cells = at::empty({T, B, H}, x.options());
   f.tanh_c = at::empty({T, B, H}, x.options());
+  if (h0.has_value()) f.rows.select(0, 0).narrow(1, I + 1, H).copy_(*h0);
+  if (cell == LSTM && c0.has_value()) f.c0 = c0->contiguous();
   auto twice = at::empty({B, H}, x.options()), n_t = at::empty({B, H}, x.options());
   for (int64_t t = 0; t < T; ++t) cell_step(f, static_cast<Cell>(cell), t, weights, twice, n_t, native);
   auto h = hidden_view(f).contiguous().view({T, B, H});
-  return {h, f.rows, f.gates, f.cells, f.tanh_c};
+  return {h, f.rows, f.gates, f.cells, f.tanh_c};  // (rows[0] holds h0, for the backward pass)
 }
 
 // d loss / d h [T, B, H] -> [d weights (w.r.t. the weights as given, g columns scaled), d x [T, B, I]].
+// c0: the LSTM's initial cell state, as given to rnn_forward (none: zero). No gradient flows into h0 or c0:
+// a stretch of an episode backpropagates to its own start only (truncated BPTT).
 std::vector<at::Tensor> rnn_backward(int64_t cell, const at::Tensor& weights, const at::Tensor& rows,
                                      const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& tanh_c,
-                                     const at::Tensor& d_h, bool native) {
+                                     const at::Tensor& d_h, bool native, const std::optional<at::Tensor>& c0) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4, K = rows.size(2), I = K - 1 - H;
   Forward f;
   f.rows = rows, f.gates = gates, f.cells = cells, f.tanh_c = tanh_c;
+  if (cell == LSTM && c0.has_value()) f.c0 = c0->contiguous();
   auto workspace = at::empty({T * B * G + 3 * B * H}, weights.options());
   Carver carve{workspace};
   auto dh = d_h.contiguous().view({T * B, H});
@@ -407,9 +473,12 @@ std::vector<at::Tensor> rnn_backward(int64_t cell, const at::Tensor& weights, co
 TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
   m.def("recurrent_a2c(Tensor(a!) workspace, int cell, Tensor weights, Tensor head_w, Tensor head_b, Tensor obs, "
         "Tensor reward_table, Tensor next_state, Tensor gumbel, int action_col, int reward_col, float discount, "
-        "float value_cost, float entropy_cost, float gae_lambda, bool normalize, bool learn, bool native) -> Tensor[]",
+        "float value_cost, float entropy_cost, float gae_lambda, bool normalize, bool learn, bool native, int start, "
+        "int steps, Tensor(b!) carry_h, Tensor(c!) carry_c, Tensor(d!) carry_state, Tensor(e!) carry_action, "
+        "Tensor(f!) carry_reward) -> Tensor[]",
         &evo::recurrent_a2c);
-  m.def("rnn_forward(int cell, Tensor weights, Tensor x, bool native) -> Tensor[]", &evo::rnn_forward);
+  m.def("rnn_forward(int cell, Tensor weights, Tensor x, bool native, Tensor? h0=None, Tensor? c0=None) -> Tensor[]",
+        &evo::rnn_forward);
   m.def("rnn_backward(int cell, Tensor weights, Tensor rows, Tensor gates, Tensor cells, Tensor tanh_c, Tensor d_h, "
-        "bool native) -> Tensor[]", &evo::rnn_backward);
+        "bool native, Tensor? c0=None) -> Tensor[]", &evo::rnn_backward);
 }
