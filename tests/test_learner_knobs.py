@@ -7,45 +7,13 @@ import pytest
 import torch
 
 from evo_fastslow.agents import build_agent
-from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import fused, run_lifetime
 from evo_fastslow.lifetime.a2c import a2c_loss, act, discount_matrix
 from evo_fastslow.lifetime.schedule import scheduled, update_settings
 from evo_fastslow.numerics import ops
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
-
-REFERENCE = load_genome("populations/reference.json:wang2016-lstm")
-KNOBS = dict(entropy_schedule="linear", entropy_floor=0.1, lr_schedule="linear", lr_floor=0.2, gae_lambda=0.8,
-             normalize_advantages=True)
-
-
-def reference_loss(heads: np.ndarray, actions: np.ndarray, rewards: np.ndarray, discount: float, value_cost: float,
-                   entropy_cost: float, lam: float, normalize: bool, bootstrap: np.ndarray | None = None
-                   ) -> tuple[float, float, float, float]:
-    """The A2C loss written out in float64 loops from the definitions (Schulman et al. 2016 for GAE);
-    `bootstrap` [B]: the value past the last step (updates within an episode), else 0."""
-    T, B, _ = heads.shape
-    logits, values = heads[..., :-1].astype(np.float64), heads[..., -1].astype(np.float64)
-    log_p = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
-        - logits.max(-1, keepdims=True)
-    returns, advantages = np.zeros((T, B)), np.zeros((T, B))
-    for b in range(B):
-        last = 0.0 if bootstrap is None else float(bootstrap[b])
-        g, a = last, 0.0
-        for t in reversed(range(T)):
-            g = rewards[t, b] + discount * g
-            next_value = values[t + 1, b] if t + 1 < T else last
-            a = rewards[t, b] + discount * next_value - values[t, b] + discount * lam * a
-            returns[t, b], advantages[t, b] = (g, g - values[t, b]) if lam == 1.0 else (a + values[t, b], a)
-    if normalize:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    taken = np.take_along_axis(log_p, actions[..., None], -1)[..., 0]
-    policy = -(taken * advantages).mean()
-    value = 0.5 * ((returns - values) ** 2).mean()
-    entropy = -(np.exp(log_p) * log_p).sum(-1).mean()
-    return policy + value_cost * value - entropy_cost * entropy, policy, value, entropy
-
+from references import KNOBS, REFERENCE, reference_loss
 
 @pytest.mark.parametrize("numerics", ["reproducible", "native"])
 @pytest.mark.parametrize("lam,normalize", [(1.0, False), (0.8, False), (0.0, False), (1.0, True), (0.3, True)])

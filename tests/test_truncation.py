@@ -13,8 +13,7 @@ from evo_fastslow.lifetime.a2c import act
 from evo_fastslow.lifetime.schedule import update_settings
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
-from tests.conftest import small_suite
-from tests.test_learner_knobs import KNOBS, reference_loss
+from references import KNOBS, reference_loss, small_suite
 
 REFERENCE = load_genome("populations/reference.json:wang2016-lstm").with_genes(episodes_per_update=16)
 
