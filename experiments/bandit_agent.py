@@ -75,7 +75,8 @@ def main() -> None:
     digest = archive_digest(run_dir)
     if args.check:
         recorded = json.loads(Path(args.out).read_text())["genomes"][0]["provenance"]["archive_digest"]
-        print(f"archive digest {digest}\nrecorded       {recorded}\n" + ("the same" if digest == recorded else "DIFFERENT"))
+        verdict = "the same" if digest == recorded else "DIFFERENT"
+        print(f"archive digest {digest}\nrecorded       {recorded}\n{verdict}")
         sys.exit(0 if digest == recorded else 1)
     run = api.Run(run_dir)
     best = run.top(1)[0]
@@ -83,7 +84,7 @@ def main() -> None:
     validated.update(figures(run.validate(top=1, seeds=args.seeds, workers=args.workers,
                                           suites=list(SUITES_FULL.values())), "6M"))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    provenance = {"source": "evolved", "config": CONFIG, "run_seed": run.config.seed, "commit": commit,
+    provenance = {"source": "evolved", "config": CONFIG, "run_seed": run.config.seed, "validated_at_commit": commit,
                   "command": "python experiments/bandit_agent.py", "genome_id": best.genome_id,
                   "selection_fitness": best.fitness, "archive_digest": digest,
                   "validation_seeds": args.seeds, "validated": validated, "worst_seed_regret": worst_seeds(run_dir)}
