@@ -212,8 +212,8 @@ def main() -> None:
                         choices=["reproducible", "native", "native-cbwr"],
                         help="numerics modes to measure (native-cbwr: native with MKL_CBWR=AVX2)")
     parser.add_argument("--knobs", action="store_true", help="instead: the fused kernel on the bandit with each "
-                        "learner knob (lifetime/schedule.py, GAE, advantage normalisation, updates within an episode) off, on "
-                        "alone, all on")
+                        "learner knob (lifetime/schedule.py, GAE, advantage normalisation, updates within an "
+                        "episode) off, on alone, all on")
     args = parser.parse_args()
     if args.knobs:
         return knob_costs(args.batches, args.numerics)

@@ -1,7 +1,7 @@
 """Issue 22's agent in one command: evolve `configs/bandit-agent.yaml`, validate its best genome on fresh
 seeds no selection saw, and write it with its provenance to `populations/evolved.json`.
 
-    python experiments/bandit_agent.py                       # evolve (about 25 min on 2 cores), validate, write
+    python experiments/bandit_agent.py                       # evolve (22 min on one worker), validate (10 min), write
     python experiments/bandit_agent.py --run-dir DIR --check # re-evolve into DIR and compare its archive digest
                                                              # with the one populations/evolved.json records
 
