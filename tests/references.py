@@ -13,6 +13,7 @@ def small_suite(name: str = "bandit-independent", steps: int = 64_000, episodes:
     return suite.model_copy(update={"lifetime": suite.lifetime.model_copy(update={"train_env_steps": steps}),
                                     "test": suite.test.model_copy(update={"episodes": episodes})})
 
+
 REFERENCE = load_genome("populations/reference.json:wang2016-lstm")
 KNOBS = dict(entropy_schedule="linear", entropy_floor=0.1, lr_schedule="linear", lr_floor=0.2, gae_lambda=0.8,
              normalize_advantages=True)
