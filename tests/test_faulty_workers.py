@@ -36,22 +36,35 @@ def _wait_for_evaluations(run_dir, count, proc, limit=120):
 
 def _freeze_holding_an_outcome(address: str, driver: subprocess.Popen, worker: subprocess.Popen) -> None:
     """Pause the driver until worker w0 has finished an evaluation the driver has not fetched, then
-    freeze w0 and let the driver go on: it finds the outcome done but on a worker that does not answer."""
-    def outcomes_held_by(worker_name: str, dask_scheduler=None) -> list[str]:
-        """On the scheduler (sent by value: nested): the finished tasks whose outcome sits on this worker."""
-        return [key for key, task in dask_scheduler.tasks.items()
-                if task.state == "memory" and any(w.name == worker_name for w in task.who_has)]
+    freeze w0 and let the driver go on: it finds the outcome done but on a worker that does not answer.
+    If w0 runs nothing at the moment the driver is paused, it never will: let the driver go on a moment
+    and try again."""
+    def w0_tasks(dask_scheduler=None) -> dict[str, int]:
+        """On the scheduler (sent by value: nested): w0's finished outcomes and its running tasks."""
+        held = [key for key, task in dask_scheduler.tasks.items()
+                if task.state == "memory" and any(w.name == "w0" for w in task.who_has)]
+        running = [key for key, task in dask_scheduler.tasks.items()
+                   if task.state == "processing" and task.processing_on is not None
+                   and task.processing_on.name == "w0"]
+        return {"held": len(held), "running": len(running)}
 
-    os.kill(driver.pid, signal.SIGSTOP)
-    try:
-        with Client(address, timeout=30) as client:
-            deadline = time.time() + 120
-            while not client.run_on_scheduler(outcomes_held_by, worker_name="w0"):
-                assert time.time() < deadline, "w0 finished no evaluation"
-                time.sleep(0.05)
-        os.killpg(worker.pid, signal.SIGSTOP)
-    finally:
-        os.kill(driver.pid, signal.SIGCONT)
+    deadline = time.time() + 120
+    with Client(address, timeout=30) as client:
+        while True:
+            assert driver.poll() is None, "the run ended before w0 held an outcome"
+            assert time.time() < deadline, "w0 finished no evaluation"
+            os.kill(driver.pid, signal.SIGSTOP)
+            try:
+                tasks = client.run_on_scheduler(w0_tasks)
+                while not tasks["held"] and tasks["running"] and time.time() < deadline:
+                    time.sleep(0.05)
+                    tasks = client.run_on_scheduler(w0_tasks)
+                if tasks["held"]:
+                    os.killpg(worker.pid, signal.SIGSTOP)
+                    return
+            finally:
+                os.kill(driver.pid, signal.SIGCONT)
+            time.sleep(0.05)  # w0 idle: the driver submits more
 
 
 def test_frozen_and_killed_workers_leave_the_archive_unchanged(tmp_path):
