@@ -1,12 +1,14 @@
-"""Issue 22's agent in one command: evolve `configs/bandit-agent.yaml`, validate its best genome on fresh
-seeds no selection saw, and write it with its provenance to `populations/evolved.json`.
+"""Issue 22's agent in one command: evolve `configs/bandit-agent.yaml` (or `--config`), validate its best
+genome on fresh seeds no selection saw, and write it with its provenance to `populations/evolved.json`
+under the config's name (the file's other genomes stay).
 
     python experiments/bandit_agent.py                       # evolve (22 min on one worker), validate (10 min), write
+    python experiments/bandit_agent.py --config configs/bandit-agent-6m.yaml   # the agent evolved at 6M
     python experiments/bandit_agent.py --run-dir DIR --check # re-evolve into DIR and compare its archive digest
                                                              # with the one populations/evolved.json records
 
 Validation (`validate`, every figure with its 95% interval over seeds, beside the baselines on the same
-tasks): the evolved budget (2M env-steps per lifetime, both suites) and the suites' own budget (6M).
+tasks), both suites at Wang et al.'s budget (2M env-steps per lifetime) and at the suites' own (6M).
 The archive digest is a SHA-256 of `Archive.snapshot()` and `trial_snapshot()`: every genome, outcome and
 trial without timings or workers, what two runs of the same config and seed must agree on.
 """
@@ -27,8 +29,8 @@ from evo_fastslow import api  # noqa: E402
 from evo_fastslow.archive import Archive  # noqa: E402
 
 CONFIG = "configs/bandit-agent.yaml"
-SUITES_FULL = {"bandit-independent (6M)": "fitness/bandit-independent.yaml",
-               "bandit-correlated (6M)": "fitness/bandit-correlated.yaml"}
+SUITES_FULL = ["fitness/bandit-independent.yaml", "fitness/bandit-correlated.yaml"]  # 6M env-steps each
+WANG_BUDGET = 2_000_000
 AT_CHANCE = 8.0  # regret above this on independent arms: the lifetime did not learn (issue 22)
 
 
@@ -36,6 +38,13 @@ def archive_digest(run_dir: Path) -> str:
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
         rows = archive.snapshot() + archive.trial_snapshot()
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def yaml_name(config: str) -> str:
+    """The run config's `name`: the shipped genome's name."""
+    import yaml
+
+    return yaml.safe_load(Path(config).read_text())["name"]
 
 
 def figures(report: dict, label: str) -> dict:
@@ -53,6 +62,24 @@ def figures(report: dict, label: str) -> dict:
     return out
 
 
+def suites_at(run: api.Run, budget: int) -> list[str] | None:
+    """Suite files of the run's suites at another lifetime budget (written into the run directory), with
+    the run's test episodes; None where the run was evolved at that budget (its own suites)."""
+    import yaml
+
+    if run.config.budget.train_env_steps == budget:
+        return None
+    folder, paths = run.dir / f"validation-suites-{budget}", []
+    folder.mkdir(exist_ok=True)
+    for suite in run.config.fitness_suites():
+        document = suite.model_dump(mode="json", exclude_none=True, by_alias=True)
+        document["lifetime"]["train_env_steps"] = budget
+        path = folder / f"{suite.name}.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        paths.append(str(path))
+    return paths
+
+
 def worst_seeds(run_dir: Path) -> dict[str, float]:
     """The highest regret of any validation replicate, per suite (a lifetime at chance shows here)."""
     frame = api.Run(run_dir).replicates()
@@ -62,35 +89,43 @@ def worst_seeds(run_dir: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", default="runs/bandit-agent-seed0")
+    parser.add_argument("--config", default=CONFIG)
+    parser.add_argument("--run-dir", default=None, help="default runs/NAME-seed0")
     parser.add_argument("--seeds", type=int, default=20, help="validation lifetimes per budget")
     parser.add_argument("--workers", type=int, default=None, help="validation workers (default: the run's)")
     parser.add_argument("--check", action="store_true", help="only evolve and compare the archive digest with "
                         "populations/evolved.json's")
     parser.add_argument("--out", default="populations/evolved.json")
     args = parser.parse_args()
-    run_dir = Path(args.run_dir)
+    name = yaml_name(args.config)
+    run_dir = Path(args.run_dir or f"runs/{name}-seed0")
     if not (run_dir / "archive.sqlite").exists():
-        api.evolve(CONFIG, run_dir=run_dir)
+        api.evolve(args.config, run_dir=run_dir)
     digest = archive_digest(run_dir)
+    out = Path(args.out)
+    shipped = json.loads(out.read_text())["genomes"] if out.is_file() else []
     if args.check:
-        recorded = json.loads(Path(args.out).read_text())["genomes"][0]["provenance"]["archive_digest"]
+        recorded = next((g["provenance"]["archive_digest"] for g in shipped if g["name"] == name), None)
+        if recorded is None:
+            sys.exit(f"{out}: no genome named {name!r} to check against (run without --check first)")
         verdict = "the same" if digest == recorded else "DIFFERENT"
         print(f"archive digest {digest}\nrecorded       {recorded}\n{verdict}")
         sys.exit(0 if digest == recorded else 1)
     run = api.Run(run_dir)
     best = run.top(1)[0]
-    validated = figures(run.validate(top=1, seeds=args.seeds, workers=args.workers), "2M")
-    validated.update(figures(run.validate(top=1, seeds=args.seeds, workers=args.workers,
-                                          suites=list(SUITES_FULL.values())), "6M"))
+    validated = figures(run.validate(top=1, seeds=args.seeds, workers=args.workers,
+                                     suites=suites_at(run, WANG_BUDGET)), "2M")
+    validated.update(figures(run.validate(top=1, seeds=args.seeds, workers=args.workers, suites=SUITES_FULL), "6M"))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    provenance = {"source": "evolved", "config": CONFIG, "run_seed": run.config.seed, "validated_at_commit": commit,
-                  "command": "python experiments/bandit_agent.py", "genome_id": best.genome_id,
+    command = "python experiments/bandit_agent.py" + ("" if args.config == CONFIG else f" --config {args.config}")
+    provenance = {"source": "evolved", "config": args.config, "run_seed": run.config.seed,
+                  "validated_at_commit": commit, "command": command, "genome_id": best.genome_id,
                   "selection_fitness": best.fitness, "archive_digest": digest,
                   "validation_seeds": args.seeds, "validated": validated, "worst_seed_regret": worst_seeds(run_dir)}
-    document = {"schema": "evo_fastslow.genomes/1",
-                "genomes": [{"name": "bandit-agent", "genes": best.genes, "provenance": provenance}]}
-    Path(args.out).write_text(json.dumps(document, indent=2) + "\n")
+    genomes = [g for g in shipped if g["name"] != name] + [{"name": name, "genes": best.genes,
+                                                            "provenance": provenance}]
+    document = {"schema": "evo_fastslow.genomes/1", "genomes": genomes}
+    out.write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps(provenance, indent=2))
 
 
