@@ -8,6 +8,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evo_fastslow.archive import Archive
 from evo_fastslow.cli import main
@@ -16,6 +18,7 @@ from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.searchers import SearcherConfig
+from evo_fastslow.evolution.steady import decided_when_proposed
 from evo_fastslow.genome import SEARCH_SPACE
 from runs import RACING, kill_after_evaluations
 
@@ -42,6 +45,18 @@ def _delayed(genes, suites, seed, task_seed, timeout):
 
 
 EVALUATIONS = pytest.mark.parametrize("evaluation", [[], RACING], ids=["replicates-on-survival", "racing"])
+
+
+@given(popsize=st.integers(1, 12), lag=st.integers(1, 8), index=st.integers(0, 40), contiguous=st.integers(0, 40))
+def test_a_plan_sees_only_genomes_decided_whenever_it_may_open(popsize, lag, index, contiguous):
+    """With trials, plan i opens as soon as the searcher is ready for proposal i. Whatever it sees must be
+    decided by then, or what it decides would depend on which trials happened to arrive first. (The
+    initial population opens without waiting: CI once caught two workers giving another archive.)"""
+    searcher = AgingEvolution(SEARCH_SPACE, SearcherConfig(name="aging", lag=lag), popsize, 0, [])
+    contiguous = min(contiguous, index)  # results 0 .. contiguous - 1 are in; later ones are not proposed yet
+    if searcher.ready(index, contiguous):
+        visible = decided_when_proposed(index, popsize, lag)
+        assert all(j < contiguous for j in range(index) if visible(j, 0))
 
 
 @EVALUATIONS

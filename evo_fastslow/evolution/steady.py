@@ -73,7 +73,8 @@ class SteadyState:
 
     def _run_trials(self, checkpoint: dict[str, Any] | None) -> None:
         """With trials (evolution/selection.py): genome i's plan sees the trials first asked for by genomes
-        0 .. i - lag (all decided when i is proposed) and its own. Every plan runs again on resume, its
+        0 .. i - lag (all decided when i is proposed; none for the initial population, proposed without
+        waiting) and its own. Every plan runs again on resume, its
         archived trials used at once, so that the later plans see the same trials."""
         finished_epochs = checkpoint["generation"] + 1 if checkpoint else 0
         self.results, self.contiguous = {}, 0
@@ -111,7 +112,7 @@ class SteadyState:
         record = GenomeRecord(index, index // self.popsize, index % self.popsize, dict(candidate.genome.genes),
                               candidate.origin, list(candidate.parents))
         self.archive.add_genomes([record])  # on resume: checked against the archived genome
-        visible = _UpTo(index - self.searcher.lag)
+        visible = decided_when_proposed(index, self.popsize, self.searcher.lag)
         return open_plan(self.owner, record, visible, visible)
 
     def _advance_plan(self, plans: dict[int, Plan], index: int, waiting: dict[Trial, set[int]]) -> None:
@@ -159,6 +160,13 @@ class SteadyState:
                             TimeElapsedColumn(),
                             console=self.owner.console, transient=True, refresh_per_second=2)
         return _Bar(progress, self.total, len(self.results), failed, self.owner.best_text())
+
+
+def decided_when_proposed(index: int, popsize: int, lag: int) -> "_UpTo":
+    """The genomes whose trials plan `index` may see: those certain to be decided when it is proposed,
+    0 .. index - lag (the searcher waits for them), and none for the initial population, which is proposed
+    without waiting: seeing whichever of its trials happened to arrive would depend on arrival order."""
+    return _UpTo(index - lag if index >= popsize else -1)
 
 
 class _UpTo:
