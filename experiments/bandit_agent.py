@@ -31,7 +31,6 @@ from evo_fastslow.archive import Archive  # noqa: E402
 CONFIG = "configs/bandit-agent.yaml"
 SUITES_FULL = ["fitness/bandit-independent.yaml", "fitness/bandit-correlated.yaml"]  # 6M env-steps each
 WANG_BUDGET = 2_000_000
-AT_CHANCE = 8.0  # regret above this on independent arms: the lifetime did not learn (issue 22)
 
 
 def archive_digest(run_dir: Path) -> str:

@@ -74,8 +74,8 @@ class SteadyState:
     def _run_trials(self, checkpoint: dict[str, Any] | None) -> None:
         """With trials (evolution/selection.py): genome i's plan sees the trials first asked for by genomes
         0 .. i - lag (all decided when i is proposed; none for the initial population, proposed without
-        waiting) and its own. Every plan runs again on resume, its
-        archived trials used at once, so that the later plans see the same trials."""
+        waiting) and its own. Every plan runs again on resume, its archived trials used at once, so that
+        the later plans see the same trials."""
         finished_epochs = checkpoint["generation"] + 1 if checkpoint else 0
         self.results, self.contiguous = {}, 0
         plans: dict[int, Plan] = {}
