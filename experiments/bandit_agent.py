@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from evo_fastslow import api  # noqa: E402
 from evo_fastslow.archive import Archive  # noqa: E402
+from evo_fastslow.evolution.config import load_config  # noqa: E402
 
 CONFIG = "configs/bandit-agent.yaml"
 SUITES_FULL = ["fitness/bandit-independent.yaml", "fitness/bandit-correlated.yaml"]  # 6M env-steps each
@@ -37,13 +38,6 @@ def archive_digest(run_dir: Path) -> str:
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
         rows = archive.snapshot() + archive.trial_snapshot()
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def yaml_name(config: str) -> str:
-    """The run config's `name`: the shipped genome's name."""
-    import yaml
-
-    return yaml.safe_load(Path(config).read_text())["name"]
 
 
 def figures(report: dict, label: str) -> dict:
@@ -96,7 +90,7 @@ def main() -> None:
                         "populations/evolved.json's")
     parser.add_argument("--out", default="populations/evolved.json")
     args = parser.parse_args()
-    name = yaml_name(args.config)
+    name = load_config(args.config).name  # the shipped genome's name
     run_dir = Path(args.run_dir or f"runs/{name}-seed0")
     if not (run_dir / "archive.sqlite").exists():
         api.evolve(args.config, run_dir=run_dir)
