@@ -13,6 +13,11 @@ class InputError(ValueError):
         self.source, self.field, self.expected = source, field, expected
         super().__init__(f"{source}: {field}: {expected}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        """Rebuilt from its three parts: raised in a worker process, it must travel back intact (the
+        default pickling passes only the message, and the process pool or Dask worker breaks)."""
+        return type(self), (self.source, self.field, self.expected)
+
 
 class ConfigWarning(UserWarning):
     """A config that works but may not do what its author means (the CLI prints it as one line)."""

@@ -9,6 +9,10 @@ end of the lifetime. Every lifetime is kept as JSON in --out, so an interrupted 
 
     python experiments/failures.py --genomes wang2016-lstm wang2018-lstm --seeds 20
     python experiments/failures.py --genomes wang2016-lstm --variant 'norm={"normalize_advantages": true}'
+    python experiments/failures.py --genomes nec-dnd --seeds 10 --first-seed 10   # seeds 10..19
+    python experiments/failures.py --genomes populations/evolved.json:bandit-agent-wide --seeds 4
+
+A genome is a name in populations/reference.json or a genome file spec FILE:NAME.
 """
 
 from __future__ import annotations
@@ -32,8 +36,13 @@ POINTS = (0.1, 0.5, 1.0)
 SHOWN = ("entropy", "top_action_share", "value_loss", "grad_norm")
 
 
+def genome_spec(genome: str) -> str:
+    """A reference genome's name, or a genome file spec FILE:NAME as it is."""
+    return genome if ":" in genome else str(ROOT / f"populations/reference.json:{genome}")
+
+
 def one_lifetime(genome_name: str, genes: dict[str, Any], suite_path: str, index: int) -> dict[str, Any]:
-    genome = load_genome(str(ROOT / f"populations/reference.json:{genome_name}")).with_genes(**genes)
+    genome = load_genome(genome_spec(genome_name)).with_genes(**genes)
     result = run_lifetime(genome, load_suite(suite_path), seed=derive_seed(index, "failures"))
     return {"status": result.status, "regret": result.test_regret, "score": result.normalized_score,
             "diagnostics": result.diagnostics, "curve": result.learning_curve, "seconds": result.wall_seconds}
@@ -62,6 +71,8 @@ def main() -> None:
     parser.add_argument("--genomes", nargs="+", default=["wang2016-lstm", "wang2018-lstm"])
     parser.add_argument("--suite", default=str(ROOT / "fitness/bandit-independent.yaml"))
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="lifetime seeds derive_seed(i, 'failures') for i = first .. first + seeds - 1")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                         help="genes changed from the reference genome (the reference itself always runs)")
     parser.add_argument("--chance", type=float, default=8.0, help="a test regret above this is at chance")
@@ -76,21 +87,24 @@ def main() -> None:
         except json.JSONDecodeError as err:
             parser.error(f"--variant {text!r}: NAME={{JSON object of genes}} expected ({err.msg})")
     out, suite_name = Path(args.out), Path(args.suite).stem
-    jobs = [(g, v, i) for g in args.genomes for v in variants for i in range(args.seeds)]
-    todo = [job for job in jobs if not (out / suite_name / job[0] / job[1] / f"{job[2]}.json").is_file()]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    folder = {g: g.rpartition(":")[2] for g in args.genomes}  # a file spec's genome name
+    jobs = [(g, v, i) for g in args.genomes for v in variants for i in seeds]
+    todo = [job for job in jobs if not (out / suite_name / folder[job[0]] / job[1] / f"{job[2]}.json").is_file()]
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {job: pool.submit(one_lifetime, job[0], variants[job[1]], args.suite, job[2]) for job in todo}
         for (genome, variant, index), future in futures.items():
-            path = out / suite_name / genome / variant / f"{index}.json"
+            path = out / suite_name / folder[genome] / variant / f"{index}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(future.result()))
             print(f"{genome} {variant} seed {index}: regret {future.result()['regret']:.2f}", flush=True)
-    print(f"\n{suite_name}, {args.seeds} lifetime seeds each; at chance = test regret above {args.chance}")
+    print(f"\n{suite_name}, {args.seeds} lifetime seeds each ({seeds.start}..{seeds.stop - 1}); at chance = test "
+          f"regret above {args.chance}")
     print(f"{'genome, variant':46s} {'at chance':>6s} {'mean regret [95%]':>21s}")
     for genome in args.genomes:
         for variant, genes in variants.items():
-            runs = [json.loads((out / suite_name / genome / variant / f"{i}.json").read_text())
-                    for i in range(args.seeds)]
+            runs = [json.loads((out / suite_name / folder[genome] / variant / f"{i}.json").read_text())
+                    for i in seeds]
             label = f"{genome}, {variant}" + (f" {json.dumps(genes)}" if genes else "")
             print("\n".join(summary(label, runs, args.chance)))
 

@@ -107,3 +107,20 @@ def test_bad_files(tmp_path):
         load_genome(str(two))
     with pytest.raises(InputError, match="one of a, b"):
         load_genome(f"{two}:c")
+
+
+def _out_of_range_gene() -> None:
+    SEARCH_SPACE.complete({"episodes_per_update": 3}, name="g")
+
+
+def test_an_input_error_raised_in_a_worker_process_comes_back_whole():
+    """A bad gene found in a child process (a process pool, as in a notebook's parallel probe) reaches the
+    parent as the same InputError: file, field and what was expected. Pickled by message alone, it broke
+    the pool instead."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        with pytest.raises(InputError) as raised:
+            pool.submit(_out_of_range_gene).result()
+    assert raised.value.field == "genome 'g', gene 'episodes_per_update'"
+    assert "an integer in [4, 256], got 3" in raised.value.expected
