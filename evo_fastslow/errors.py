@@ -15,7 +15,7 @@ class InputError(ValueError):
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
         """Rebuilt from its three parts: raised in a worker process, it must travel back intact (the
-        default pickling passes only the message, and the process pool or Dask worker breaks)."""
+        default pickling passes only the message, its unpickling fails, and a process pool breaks)."""
         return type(self), (self.source, self.field, self.expected)
 
 
