@@ -8,7 +8,7 @@ same held-out tasks (Bayes-optimal, Gittins, Thompson, greedy, ...).
 The agent's figures are those `evo-fastslow lifetime` reports for the same seed (the same test tasks, the
 same action noise), and so are the baselines'. Also: the share of the last tenth of each episode's pulls
 that go to a worse arm (a wrong commitment, or sampling noise), and the same after acting greedily from
-the second half of each episode on (how much the policy's remaining randomness costs).
+`--greedy-from` of each episode on (half-way by default; how much the policy's remaining randomness costs).
 """
 
 from __future__ import annotations
@@ -69,9 +69,7 @@ def agent_actions(agent, task, suite, seed: int, greedy_from: float | None = Non
         for batch, episodes, _ in test_batches(suite, task, seed):
             if fused.fits(agent, task):
                 rollout = fused.act(agent, episodes, batch, rng)
-            else:
-                if greedy_from is not None:
-                    raise SystemExit("--greedy-from needs the fused kernel (an LSTM or GRU without episodic memory)")
+            else:  # (greedy_from needs the kernel's noise: main asks for it only where the kernel fits)
                 rollout = act(agent, task, episodes, batch, rng, agent.new_memory(batch))
             values.append(episodes.arm_values)
             actions.append(rollout.actions)
@@ -85,7 +83,12 @@ def main() -> None:
     parser.add_argument("genome", help="a genome file spec FILE[:NAME]")
     parser.add_argument("--suite", default=str(ROOT / "fitness/bandit-independent.yaml"))
     parser.add_argument("--seed", type=int, default=0, help="the lifetime's seed (as `evo-fastslow lifetime --seed`)")
+    parser.add_argument("--greedy-from", type=float, default=0.5, metavar="FRACTION",
+                        help="also act greedily from this fraction of each episode on (0: every pull; needs the "
+                             "fused kernel: an LSTM or GRU without episodic memory)")
     args = parser.parse_args()
+    if not 0.0 <= args.greedy_from <= 1.0:
+        parser.error(f"--greedy-from {args.greedy_from}: a fraction of the episode in [0, 1] expected")
     genome, suite = load_genome(args.genome), load_suite(args.suite)
     task = suite.build_task()
     if not isinstance(task.sample(1, np.random.default_rng(0)), KnownArms):
@@ -98,7 +101,8 @@ def main() -> None:
         values, actions = agent_actions(agent, task, suite, args.seed)
         rows[f"{genome.name or 'agent'} (agent)"] = breakdown(values, actions)
         if fused.fits(agent, task):
-            rows["  greedy from half-way"] = breakdown(*agent_actions(agent, task, suite, args.seed, 0.5))
+            rows[f"  greedy from {args.greedy_from:g}"] = breakdown(*agent_actions(agent, task, suite, args.seed,
+                                                                                    args.greedy_from))
     for name, make in task.baselines().items():
         if name in ("random", "oracle"):
             continue
