@@ -1,6 +1,7 @@
 """Where an agent's regret comes from (issue 22): one lifetime of a genome on a bandit suite, then its test
 regret split by pull window and by the gap between the two best arms, beside the suite's baselines on the
-same held-out tasks (Bayes-optimal, Gittins, Thompson, greedy, ...).
+same held-out tasks (Bayes-optimal, Gittins, Thompson, greedy, ...) and, on two arms, the policy that
+is Bayes-optimal for the genome's own discount: the best an agent trained on that discount can reach.
 
     python experiments/regret_breakdown.py populations/evolved.json:bandit-agent-wide
     python experiments/regret_breakdown.py populations/reference.json:wang2018-lstm --suite fitness/bandit-correlated.yaml
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,8 @@ from evo_fastslow.lifetime.run import train_and_test  # noqa: E402
 from evo_fastslow.numerics import fixed_mode  # noqa: E402
 from evo_fastslow.seeds import derive_seed, numpy_generator  # noqa: E402
 from evo_fastslow.suite import load_suite  # noqa: E402
+from evo_fastslow.tasks.bandit import BanditTask  # noqa: E402
+from evo_fastslow.tasks.bandit_baselines import BayesOptimalPolicy, discounted_ceiling  # noqa: E402
 from evo_fastslow.tasks.base import KnownArms, run_policy  # noqa: E402
 
 WINDOWS = (0.0, 0.1, 0.25, 0.5, 1.0)  # fractions of the episode's pulls
@@ -109,6 +113,12 @@ def main() -> None:
         acted = [run_policy(task, episodes, batch, make(), derive_seed(args.seed, "baseline", name, i))[0]
                  for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
         rows[name] = breakdown(values, np.concatenate(acted, axis=1))
+    if isinstance(task, BanditTask) and task.arms == 2:  # the best any agent with the genome's discount can do
+        ceiling = f"bayes-optimal, discount {genome['discount']:g}"
+        policy = partial(BayesOptimalPolicy, task.trials, task.distribution, genome["discount"])
+        acted = [run_policy(task, episodes, batch, policy(), derive_seed(args.seed, "baseline", ceiling, i))[0]
+                 for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
+        rows[ceiling] = breakdown(values, np.concatenate(acted, axis=1))
     steps = actions.shape[0]
     cuts = [round(w * steps) for w in WINDOWS]
     windows = [f"{a + 1}-{b}" for a, b in zip(cuts, cuts[1:])]
@@ -125,6 +135,11 @@ def main() -> None:
     print(f"{'  tasks':24s} " + " ".join(f"{int(c):8d}" for c in counts))
     for name, row in rows.items():
         print(f"{name:24s} " + " ".join(f"{v:8.2f}" for v in row["by_gap"]))
+    if isinstance(task, BanditTask) and task.arms == 2:
+        print(f"\nThe exact expected regret of the policy that is Bayes-optimal for a discounted return (the best an "
+              f"agent trained on that discount can reach; {task.distribution} arms, {task.trials} pulls):")
+        print("  " + ", ".join(f"{d:g}: {discounted_ceiling(task.trials, task.distribution, d):.3f}"
+                               for d in sorted({0.0, 0.5, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0, genome["discount"]})))
 
 
 if __name__ == "__main__":

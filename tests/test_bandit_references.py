@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from evo_fastslow.tasks.bandit import BanditTask
-from evo_fastslow.tasks.bandit_baselines import BayesOptimalPolicy
+from evo_fastslow.tasks.bandit_baselines import BayesOptimalPolicy, discounted_ceiling
 from evo_fastslow.tasks.bandit_gittins import (KArmedBayesOptimalPolicy, bayes_optimal_tractable, bayes_tree,
                                                gittins_table)
 from evo_fastslow.tasks.base import run_policy
@@ -87,3 +87,31 @@ def test_bayes_optimal_is_the_best_reference_where_tractable():
         total = episodes.expected_rewards(actions).sum(0, dtype=np.float64)
         assert total.mean() <= optimum + 4 * total.std() / np.sqrt(EPISODES), name
     assert optimum >= 6.6  # at least the published Gittins total
+
+
+def test_the_undiscounted_ceiling_is_the_published_bayes_optimal_regret():
+    """Exact Bayes-optimal regret at 100 pulls: independent 1.75, correlated 1.22 (shared/notes/literature.md,
+    from an independent dynamic programme), to their two decimals."""
+    assert discounted_ceiling(100, "independent", 1.0) == pytest.approx(1.75, abs=0.005)
+    assert discounted_ceiling(100, "correlated", 1.0) == pytest.approx(1.22, abs=0.005)
+
+
+def test_a_shorter_discount_costs_regret_on_independent_arms_only():
+    """The policy optimal for a discounted return explores less: its (undiscounted) regret grows as the
+    discount shrinks, up to the myopic rule at 0. On correlated arms the myopic rule is already optimal
+    (every pull informs about both arms), so the discount costs nothing there."""
+    independent = [discounted_ceiling(100, "independent", d) for d in (1.0, 0.95, 0.9, 0.85, 0.5, 0.0)]
+    assert all(a < b for a, b in zip(independent, independent[1:]))
+    assert independent[2] < 2.0 < independent[3]  # the discount an agent needs for a regret below 2
+    correlated = {discounted_ceiling(100, "correlated", d) for d in (1.0, 0.9, 0.5, 0.0)}
+    assert max(correlated) - min(correlated) < 1e-9
+
+
+def test_the_ceiling_is_what_its_policy_scores_on_sampled_tasks():
+    """The exact expectation against the policy run on 20,000 sampled tasks (standard error ~0.02)."""
+    task = BanditTask(arms=2, trials=100)
+    episodes = task.sample(20_000, np.random.default_rng(17))
+    for discount in (0.0, 0.85):
+        actions, _ = run_policy(task, episodes, 20_000, BayesOptimalPolicy(100, "independent", discount), seed=3)
+        regret = (episodes.oracle_reward() - episodes.expected_rewards(actions).sum(0, dtype=np.float64)).mean()
+        assert regret == pytest.approx(discounted_ceiling(100, "independent", discount), abs=0.1)

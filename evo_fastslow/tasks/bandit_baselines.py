@@ -56,48 +56,76 @@ class ThompsonPolicy(_Counts):
         return self.rng.beta(1.0 + self.successes, 1.0 + self.pulls - self.successes).argmax(axis=1)
 
 
-@lru_cache(maxsize=4)
-def independent_two_arm_table(trials: int) -> tuple[np.ndarray, ...]:
-    """Bayes-optimal choice (True = arm 1) per trial t, indexed [n0, s0, s1] (n1 = t - n0)."""
-    value = np.zeros((trials + 1,) * 3)  # value-to-go after `trials` pulls: 0
+@lru_cache(maxsize=8)
+def independent_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
+    """Bayes-optimal choice (True = arm 1) per trial t, indexed [n0, s0, s1] (n1 = t - n0), for the
+    return discounted by `discount` (1: the task's own, undiscounted, objective)."""
+    return _independent_two_arm(trials, discount)[0]
+
+
+@lru_cache(maxsize=8)
+def correlated_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
+    """Bayes-optimal choice per trial t when p1 = 1 - p0, indexed by a = evidence for p0 (p0 ~ Beta(1+a, 1+t-a)),
+    for the return discounted by `discount`."""
+    return _correlated_two_arm(trials, discount)[0]
+
+
+def discounted_ceiling(trials: int, distribution: str, discount: float) -> float:
+    """The expected regret per episode (undiscounted, exact, over the task's prior) of the policy that is
+    Bayes-optimal for the return discounted by `discount`: the best an agent trained on that discount can
+    reach. 1.0 gives the Bayes-optimal regret; below 1, a myopic agent's floor (why a lifetime's evolved
+    discount bounds its regret)."""
+    solve = _independent_two_arm if distribution == "independent" else _correlated_two_arm
+    return solve(trials, discount)[1]
+
+
+def _independent_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray, ...], float]:
+    """Backward induction over the Beta posteriors: the discounted values decide, the undiscounted expected
+    reward of those decisions is carried beside them. Returns (tables, expected regret)."""
+    value = np.zeros((trials + 1,) * 3)  # discounted value-to-go after `trials` pulls: 0
+    reward = np.zeros_like(value)  # the undiscounted reward-to-go of the same decisions
     tables: list[np.ndarray] = [np.empty(0, bool)] * trials
     for t in range(trials - 1, -1, -1):
         grid = np.arange(t + 1, dtype=np.float64)
         n0, s0, s1 = grid[:, None, None], grid[None, :, None], grid[None, None, :]
         p0 = (s0 + 1.0) / (n0 + 2.0)
         p1 = (s1 + 1.0) / ((t - n0) + 2.0)
-        q0 = p0 * (1.0 + value[1:t + 2, 1:t + 2, :t + 1]) + (1.0 - p0) * value[1:t + 2, :t + 1, :t + 1]
-        q1 = p1 * (1.0 + value[:t + 1, :t + 1, 1:t + 2]) + (1.0 - p1) * value[:t + 1, :t + 1, :t + 1]
-        tables[t] = q1 > q0
+        win0, lose0 = np.s_[1:t + 2, 1:t + 2, :t + 1], np.s_[1:t + 2, :t + 1, :t + 1]
+        win1, lose1 = np.s_[:t + 1, :t + 1, 1:t + 2], np.s_[:t + 1, :t + 1, :t + 1]
+        q0 = p0 * (1.0 + discount * value[win0]) + (1.0 - p0) * discount * value[lose0]
+        q1 = p1 * (1.0 + discount * value[win1]) + (1.0 - p1) * discount * value[lose1]
+        pick1 = tables[t] = q1 > q0
         value = np.maximum(q0, q1)
-    return tuple(tables)
+        reward = np.where(pick1, p1 * (1.0 + reward[win1]) + (1.0 - p1) * reward[lose1],
+                          p0 * (1.0 + reward[win0]) + (1.0 - p0) * reward[lose0])
+    return tuple(tables), trials * 2.0 / 3.0 - float(reward[0, 0, 0])  # E[max(p0, p1)] = 2/3 per pull
 
 
-@lru_cache(maxsize=4)
-def correlated_two_arm_table(trials: int) -> tuple[np.ndarray, ...]:
-    """Bayes-optimal choice per trial t when p1 = 1 - p0, indexed by a = evidence for p0 (p0 ~ Beta(1+a, 1+t-a))."""
-    value = np.zeros(trials + 1)
+def _correlated_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray, ...], float]:
+    value, reward = np.zeros(trials + 1), np.zeros(trials + 1)
     tables: list[np.ndarray] = [np.empty(0, bool)] * trials
     for t in range(trials - 1, -1, -1):
         a = np.arange(t + 1, dtype=np.float64)
         p0 = (a + 1.0) / (t + 2.0)
-        up, same = value[1:t + 2], value[:t + 1]  # a + 1 and a after the pull
-        q0 = p0 * (1.0 + up) + (1.0 - p0) * same
-        q1 = (1.0 - p0) * (1.0 + same) + p0 * up
-        tables[t] = q1 > q0
+        q0 = p0 * (1.0 + discount * value[1:t + 2]) + (1.0 - p0) * discount * value[:t + 1]  # a + 1 and a after
+        q1 = (1.0 - p0) * (1.0 + discount * value[:t + 1]) + p0 * discount * value[1:t + 2]
+        pick1 = tables[t] = q1 > q0
         value = np.maximum(q0, q1)
-    return tuple(tables)
+        reward = np.where(pick1, (1.0 - p0) * (1.0 + reward[:t + 1]) + p0 * reward[1:t + 2],
+                          p0 * (1.0 + reward[1:t + 2]) + (1.0 - p0) * reward[:t + 1])
+    return tuple(tables), trials * 0.75 - float(reward[0])  # E[max(p, 1 - p)] = 3/4 per pull
 
 
 class BayesOptimalPolicy(_Counts):
-    """Exact Bayes-optimal two-armed policy for the uniform prior of the task distribution."""
+    """Exact Bayes-optimal two-armed policy for the uniform prior of the task distribution (for the return
+    discounted by `discount`: 1, the task's own objective, unless asked)."""
 
-    def __init__(self, trials: int, distribution: str):
+    def __init__(self, trials: int, distribution: str, discount: float = 1.0):
         self.distribution = distribution
         if distribution == "independent":
-            self.table = independent_two_arm_table(trials)
+            self.table = independent_two_arm_table(trials, discount)
         else:
-            self.table = correlated_two_arm_table(trials)
+            self.table = correlated_two_arm_table(trials, discount)
 
     def act(self, t: int) -> np.ndarray:
         pulls, wins = self.pulls, self.successes
