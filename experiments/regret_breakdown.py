@@ -114,7 +114,7 @@ def main() -> None:
                  for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
         rows[name] = breakdown(values, np.concatenate(acted, axis=1))
     if isinstance(task, BanditTask) and task.arms == 2:  # the best any agent with the genome's discount can do
-        ceiling = f"bayes-optimal, discount {genome['discount']:g}"
+        ceiling = f"bayes-optimal, γ {genome['discount']:.3g}"
         policy = partial(BayesOptimalPolicy, task.trials, task.distribution, genome["discount"])
         acted = [run_policy(task, episodes, batch, policy(), derive_seed(args.seed, "baseline", ceiling, i))[0]
                  for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
