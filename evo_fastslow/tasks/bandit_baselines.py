@@ -56,14 +56,12 @@ class ThompsonPolicy(_Counts):
         return self.rng.beta(1.0 + self.successes, 1.0 + self.pulls - self.successes).argmax(axis=1)
 
 
-@lru_cache(maxsize=8)
 def independent_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
     """Bayes-optimal choice (True = arm 1) per trial t, indexed [n0, s0, s1] (n1 = t - n0), for the
     return discounted by `discount` (1: the task's own, undiscounted, objective)."""
     return _independent_two_arm(trials, discount)[0]
 
 
-@lru_cache(maxsize=8)
 def correlated_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
     """Bayes-optimal choice per trial t when p1 = 1 - p0, indexed by a = evidence for p0 (p0 ~ Beta(1+a, 1+t-a)),
     for the return discounted by `discount`."""
@@ -79,6 +77,7 @@ def discounted_ceiling(trials: int, distribution: str, discount: float) -> float
     return solve(trials, discount)[1]
 
 
+@lru_cache(maxsize=4)
 def _independent_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray, ...], float]:
     """Backward induction over the Beta posteriors: the discounted values decide, the undiscounted expected
     reward of those decisions is carried beside them. Returns (tables, expected regret)."""
@@ -101,6 +100,7 @@ def _independent_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray
     return tuple(tables), trials * 2.0 / 3.0 - float(reward[0, 0, 0])  # E[max(p0, p1)] = 2/3 per pull
 
 
+@lru_cache(maxsize=4)
 def _correlated_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray, ...], float]:
     value, reward = np.zeros(trials + 1), np.zeros(trials + 1)
     tables: list[np.ndarray] = [np.empty(0, bool)] * trials
