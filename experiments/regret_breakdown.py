@@ -107,18 +107,14 @@ def main() -> None:
         if fused.fits(agent, task):
             rows[f"  greedy from {args.greedy_from:g}"] = breakdown(*agent_actions(agent, task, suite, args.seed,
                                                                                     args.greedy_from))
-    for name, make in task.baselines().items():
-        if name in ("random", "oracle"):
-            continue
+    makers = {name: make for name, make in task.baselines().items() if name not in ("random", "oracle")}
+    if isinstance(task, BanditTask) and task.arms == 2:  # the best any agent with the genome's discount can do
+        makers[f"bayes-optimal, γ {genome['discount']:.3g}"] = partial(BayesOptimalPolicy, task.trials,
+                                                                       task.distribution, genome["discount"])
+    for name, make in makers.items():
         acted = [run_policy(task, episodes, batch, make(), derive_seed(args.seed, "baseline", name, i))[0]
                  for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
         rows[name] = breakdown(values, np.concatenate(acted, axis=1))
-    if isinstance(task, BanditTask) and task.arms == 2:  # the best any agent with the genome's discount can do
-        ceiling = f"bayes-optimal, γ {genome['discount']:.3g}"
-        policy = partial(BayesOptimalPolicy, task.trials, task.distribution, genome["discount"])
-        acted = [run_policy(task, episodes, batch, policy(), derive_seed(args.seed, "baseline", ceiling, i))[0]
-                 for i, (batch, episodes, _) in enumerate(test_batches(suite, task, args.seed))]
-        rows[ceiling] = breakdown(values, np.concatenate(acted, axis=1))
     steps = actions.shape[0]
     cuts = [round(w * steps) for w in WINDOWS]
     windows = [f"{a + 1}-{b}" for a, b in zip(cuts, cuts[1:])]
