@@ -215,8 +215,22 @@ SEARCH_SPACE = SearchSpace([
     Integer("truncation", "steps between updates within an episode (truncated backpropagation through time, "
             "the returns bootstrapped from the value); 0: one update per batch of whole episodes", low=0, high=1000,
             default_value=0),
+    Float("weight_averaging", "test (and keep) a moving average of the weights instead of the last ones "
+          "(Polyak averaging): its time constant as a fraction of the lifetime's optimizer steps; 0: the last "
+          "weights", low=0.0, high=0.5, default_value=0.0),
 ])
 
+
+# Genes added after run archives' digests were published (populations/evolved.json records them): a
+# genome at their default keeps the identity it had before they existed (its trials' subject, its
+# archive's digest), so a re-run of a published config can still be checked against its digest.
+LATER_GENES = ("weight_averaging",)
+
+
+def identity_genes(genes: Mapping[str, Any]) -> dict[str, Any]:
+    """The genes that identify a genome: all of them but the later genes left at their default."""
+    return {name: value for name, value in genes.items()
+            if not (name in LATER_GENES and value == SEARCH_SPACE.genes[name].default)}
 
 # --- genome files -------------------------------------------------------------------------------
 

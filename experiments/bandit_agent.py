@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from evo_fastslow import api  # noqa: E402
 from evo_fastslow.archive import Archive  # noqa: E402
 from evo_fastslow.evolution.config import load_config  # noqa: E402
+from evo_fastslow.genome import identity_genes  # noqa: E402
 
 CONFIG = "configs/bandit-agent.yaml"
 SUITES_FULL = ["fitness/bandit-independent.yaml", "fitness/bandit-correlated.yaml"]  # 6M env-steps each
@@ -35,9 +36,16 @@ WANG_BUDGET = 2_000_000
 
 
 def archive_digest(run_dir: Path) -> str:
+    """Genes are hashed as `identity_genes` gives them: a gene added after a digest was recorded, left at
+    its default, does not change the digest."""
     with Archive(run_dir / "archive.sqlite", create=False) as archive:
-        rows = archive.snapshot() + archive.trial_snapshot()
+        rows = [_identity(row, 3) for row in archive.snapshot()] + [_identity(row, 1) for row in archive.trial_snapshot()]
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _identity(row: tuple, column: int) -> tuple:
+    genes = identity_genes(json.loads(row[column]))
+    return (*row[:column], json.dumps(genes, sort_keys=True), *row[column + 1:])
 
 
 def figures(report: dict, label: str) -> dict:

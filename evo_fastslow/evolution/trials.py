@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.evolution.cluster import Job
+from evo_fastslow.genome import identity_genes
 from evo_fastslow.evolution.selection import (Decision, EvaluationConfig, Trial, View, interval, plan_step,
                                               replicates_at)
 from evo_fastslow.lifetime import expected_cost
@@ -32,7 +33,7 @@ class Subject:
 
 
 def subject_key(genes: dict[str, Any], weights_hash: str) -> str:
-    text = json.dumps(genes, sort_keys=True) + "|" + weights_hash
+    text = json.dumps(identity_genes(genes), sort_keys=True) + "|" + weights_hash
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

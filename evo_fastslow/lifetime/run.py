@@ -21,6 +21,7 @@ from evo_fastslow.agents import Agent, build_agent, parameter_count
 from evo_fastslow.agents.memory import EpisodicStore
 from evo_fastslow.genome import Genome
 from evo_fastslow.lifetime import fused, intrinsic, truncated
+from evo_fastslow.lifetime.averaging import WeightAverage
 from evo_fastslow.lifetime.a2c import LossParts, Rollout, a2c_loss, act, discount_matrix, make_optimizer
 from evo_fastslow.lifetime.reference import TestTally, test_batches
 from evo_fastslow.lifetime.result import LifetimeResult
@@ -109,6 +110,9 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
     streams = task.streams(batch, tasks_rng)
     memory = agent.new_memory(batch)  # episodic memory persists across the lifetime's episodes
     optimizer = make_optimizer(agent, genome)
+    steps_per_update = len(truncated.stretches(task.steps, genome["truncation"])) if genome["truncation"] else 1
+    optimizer.average = WeightAverage.for_lifetime(optimizer.params, genome["weight_averaging"],
+                                                   updates * steps_per_update)
     discounts = discount_matrix(task.steps, genome["discount"])
     every = max(1, updates // CURVE_POINTS)
     window = _Window()
@@ -138,6 +142,8 @@ def _train(agent: Agent, task: Task, genome: Genome, budget: int, seed: int, tas
         if deadline is not None and time.perf_counter() > deadline:
             result.status, result.reason = "timeout", f"time limit reached after {update + 1} of {updates} updates"
             return
+    if optimizer.average is not None:
+        optimizer.average.load()  # the agent the lifetime leaves (lifetime/averaging.py)
 
 
 class _Window:

@@ -208,6 +208,7 @@ class Optimizer:
 
     def __init__(self, params: list[torch.nn.Parameter], kind: str, lr: float, max_norm: float):
         self.params, self.kind, self.lr, self.max_norm = list(params), kind, lr, max_norm
+        self.average = None  # a lifetime's weight average (lifetime/averaging.py), moved after every step
         self.deterministic = reproducible()
         if not self.deterministic:
             # Adam fused (one kernel for all parameters); RMSprop has no CPU fused kernel
@@ -228,6 +229,12 @@ class Optimizer:
 
     def step(self) -> float:
         """One step; returns the gradients' total norm before clipping (a lifetime's diagnostics)."""
+        norm = self._step()
+        if self.average is not None:
+            self.average.update()
+        return norm
+
+    def _step(self) -> float:
         if not self.deterministic:
             norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.max_norm))
             self.torch.step()
