@@ -181,7 +181,8 @@ KNOBS = [("off (the defaults)", {}),
          ("all on", {"entropy_schedule": "linear", "lr_schedule": "linear", "gae_lambda": 0.9,
                      "normalize_advantages": True}),
          ("updates every 50 steps", {"truncation": 50}),  # updates within an episode (lifetime/truncated.py)
-         ("updates every 20 steps", {"truncation": 20})]
+         ("updates every 20 steps", {"truncation": 20}),
+         ("weights averaged", {"weight_averaging": 0.05})]  # Polyak averaging (lifetime/averaging.py)
 
 
 def knob_costs(batches: list[int], numerics_modes: list[str]) -> None:
