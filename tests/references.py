@@ -44,3 +44,10 @@ def reference_loss(heads: np.ndarray, actions: np.ndarray, rewards: np.ndarray, 
     value = 0.5 * ((returns - values) ** 2).mean()
     entropy = -(np.exp(log_p) * log_p).sum(-1).mean()
     return policy + value_cost * value - entropy_cost * entropy, policy, value, entropy
+
+
+def without_time(result) -> dict:
+    """A lifetime's result without what differs between equal runs (wall time, which engine ran it)."""
+    data = result.to_dict()
+    data.pop("wall_seconds"), data.pop("engine")
+    return data

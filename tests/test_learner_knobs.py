@@ -13,7 +13,7 @@ from evo_fastslow.lifetime.schedule import scheduled, update_settings
 from evo_fastslow.numerics import ops
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
-from references import KNOBS, REFERENCE, reference_loss
+from references import KNOBS, REFERENCE, reference_loss, without_time
 
 @pytest.mark.parametrize("numerics", ["reproducible", "native"])
 @pytest.mark.parametrize("lam,normalize", [(1.0, False), (0.8, False), (0.0, False), (1.0, True), (0.3, True)])
@@ -86,12 +86,6 @@ def test_one_update_with_the_knobs_equals_the_python_path(numerics, task, monkey
         torch.testing.assert_close(parameter.grad, grads[name], atol=1e-6, rtol=1e-4, msg=name)
 
 
-def _without_time(result):
-    data = result.to_dict()
-    data.pop("wall_seconds"), data.pop("engine")
-    return data
-
-
 def test_a_lifetime_with_every_knob_is_the_same_in_both_engines(tiny_suite, monkeypatch):
     monkeypatch.setenv("EVO_FASTSLOW_NUMERICS", "reproducible")
     genome = REFERENCE.with_genes(episodes_per_update=16, **KNOBS)
@@ -99,8 +93,8 @@ def test_a_lifetime_with_every_knob_is_the_same_in_both_engines(tiny_suite, monk
     monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
     slow = run_lifetime(genome, tiny_suite, seed=7)
     assert (fast.engine, slow.engine) == ("fused", "python")
-    assert _without_time(fast) == _without_time(slow)
-    assert _without_time(fast) != _without_time(run_lifetime(REFERENCE.with_genes(episodes_per_update=16),
+    assert without_time(fast) == without_time(slow)
+    assert without_time(fast) != without_time(run_lifetime(REFERENCE.with_genes(episodes_per_update=16),
                                                              tiny_suite, seed=7))
 
 
@@ -125,6 +119,6 @@ def test_the_defaults_change_nothing(tiny_suite):
     constant schedule never calls for a different step size."""
     spelled = REFERENCE.with_genes(entropy_schedule="constant", entropy_floor=0.0, lr_schedule="constant",
                                    lr_floor=0.0, gae_lambda=1.0, normalize_advantages=False)
-    assert _without_time(run_lifetime(REFERENCE, tiny_suite, seed=2)) == \
-        _without_time(run_lifetime(spelled, tiny_suite, seed=2))
+    assert without_time(run_lifetime(REFERENCE, tiny_suite, seed=2)) == \
+        without_time(run_lifetime(spelled, tiny_suite, seed=2))
     assert update_settings(REFERENCE, 50, 100) == update_settings(REFERENCE, 0, 100)

@@ -13,13 +13,7 @@ from evo_fastslow.genome import LATER_GENES, SEARCH_SPACE, identity_genes
 from evo_fastslow.lifetime import run_lifetime
 from evo_fastslow.lifetime.averaging import WeightAverage
 from evo_fastslow.lifetime.run import train_and_test
-from references import KNOBS, REFERENCE
-
-
-def _without_time(result):
-    data = result.to_dict()
-    data.pop("wall_seconds"), data.pop("engine")
-    return data
+from references import KNOBS, REFERENCE, without_time
 
 
 def test_the_average_is_the_moving_average_of_the_weights():
@@ -58,7 +52,7 @@ def test_an_averaged_lifetime_is_the_same_in_both_engines(tiny_suite, monkeypatc
     monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
     slow = run_lifetime(genome, tiny_suite, seed=7)
     assert (fast.engine, slow.engine) == ("fused", "python")
-    assert _without_time(fast) == _without_time(slow)
+    assert without_time(fast) == without_time(slow)
 
 
 def test_the_average_is_tested_and_kept_and_a_one_step_average_is_the_last_weights(tiny_suite):
@@ -67,7 +61,7 @@ def test_the_average_is_tested_and_kept_and_a_one_step_average_is_the_last_weigh
                                     tiny_suite, seed=3)
     one_step, same = train_and_test(REFERENCE.with_genes(episodes_per_update=16, weight_averaging=1e-6),
                                     tiny_suite, seed=3)
-    assert _without_time(last) == _without_time(same)
+    assert without_time(last) == without_time(same)
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), one_step.parameters()))
     # training is the same (the average never feeds back), the tested agent is not
     assert kept.learning_curve == last.learning_curve and kept.test_regret != last.test_regret

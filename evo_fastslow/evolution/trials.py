@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.evolution.cluster import Job
-from evo_fastslow.genome import identity_genes
 from evo_fastslow.evolution.selection import (Decision, EvaluationConfig, Trial, View, interval, plan_step,
                                               replicates_at)
+from evo_fastslow.genome import identity_genes
 from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.seeds import derive_seed
 from evo_fastslow.suite import FitnessSuite

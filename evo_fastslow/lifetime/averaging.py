@@ -24,6 +24,7 @@ class WeightAverage:
         if not 0.0 < rate <= 1.0:
             raise ValueError(f"an averaging rate in (0, 1], got {rate!r}")
         self.params, self.rate = list(params), rate
+        self.weights = [p.detach() for p in self.params]  # views: they follow the optimizer's steps
         self.averages: list[torch.Tensor] | None = None
 
     @classmethod
@@ -38,9 +39,9 @@ class WeightAverage:
         """After an optimizer step: move the average towards the weights."""
         with torch.no_grad():
             if self.averages is None:
-                self.averages = [p.detach().clone() for p in self.params]
+                self.averages = [w.clone() for w in self.weights]
                 return
-            differences = torch._foreach_sub([p.detach() for p in self.params], self.averages)
+            differences = torch._foreach_sub(self.weights, self.averages)
             torch._foreach_mul_(differences, self.rate)
             torch._foreach_add_(self.averages, differences)
 
