@@ -95,7 +95,7 @@ def test_a_lifetime_with_every_knob_is_the_same_in_both_engines(tiny_suite, monk
     assert (fast.engine, slow.engine) == ("fused", "python")
     assert without_time(fast) == without_time(slow)
     assert without_time(fast) != without_time(run_lifetime(REFERENCE.with_genes(episodes_per_update=16),
-                                                             tiny_suite, seed=7))
+                                                            tiny_suite, seed=7))
 
 
 def test_the_schedules_reach_their_floor_and_are_recorded(tiny_suite):
