@@ -1,0 +1,251 @@
+"""Levers that are not genes, probed on an evolved agent before either engine gets them (issue 22).
+
+Building a learner change into both engines with identical bits costs a session; a probe says first
+whether it can pay. Each variant runs the genome's lifetime on the same seeds as the unchanged genome
+(same initial weights, training tasks and held-out test tasks), so a variant's effect is a paired
+difference over seeds, printed with its 95% t interval.
+
+    python experiments/learner_probes.py populations/evolved.json:bandit-agent-polyak --seeds 4 \\
+        --variant temperature=0.5 temperature=1.25 discount-ramp=0.97 'genes={"truncation": 12}' \\
+        'genes={"hidden_size": 128}' ppo-epochs=2
+
+Variants:
+- `temperature=T`: the base lifetime's trained agent, tested again at softmax temperature T (its action
+  noise scaled by T; 0 is its most probable action) on the same test tasks: no second training;
+- `discount-ramp=G`: the discount annealed linearly from the genome's at the first update to G at the last;
+- `ppo-epochs=K`: after each truncated stretch's A2C step, K - 1 more steps on the same stretch with
+  PPO's clipped surrogate (Schulman et al. 2017, clip 0.2) on the first pass's advantages and returns:
+  more updates per env-step. Runs the Python path (a patched `truncated.train_batch`), native numerics;
+  `weight_averaging` is multiplied by K so that the average spans the same share of the lifetime;
+- `belief=W`: an auxiliary loss, W x the cross-entropy of a linear head on the core's state predicting
+  every arm's probability (the task's hidden parameters, known in training only: task inference,
+  Humplik et al. 2019), so that the core learns to carry the posterior; trains on the Python path;
+- `genes=JSON`: gene changes (as experiments/failures.py's --variant).
+The patches live in this file only: they are probes, not the engines' code, and not reproducible bits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from evo_fastslow.analysis.statistics import mean_interval
+from evo_fastslow.errors import InputError
+from evo_fastslow.genome import Genome, load_genome
+from evo_fastslow.lifetime import a2c, fused, schedule, truncated
+from evo_fastslow.lifetime import run as lifetime
+from evo_fastslow.lifetime.a2c import LossParts, Rollout, discount_matrix
+from evo_fastslow.lifetime.result import LifetimeResult
+from evo_fastslow.suite import load_suite
+
+PPO_CLIP = 0.2
+
+
+def run_job(spec: str, suite_path: str, seed: int, variant: str, temperatures: list[float]) -> dict[str, Any]:
+    """One lifetime of `variant` (a 'base' lifetime also tests its agent at `temperatures`). Its patches
+    stay in the process: the pool gives every job a fresh one."""
+    genome, suite = load_genome(spec), load_suite(suite_path)
+    genes, patches = variant_patches(variant, genome)
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    if variant.startswith("ppo-epochs="):
+        os.environ["EVO_FASTSLOW_NUMERICS"] = "native"
+    agent, result = lifetime.train_and_test(genome.with_genes(**genes), suite, seed)
+    out = {variant: result.test_regret, "seconds": result.wall_seconds, "status": result.status}
+    for temperature in temperatures:
+        out[f"temperature={temperature:g}"] = _retest(agent, suite, seed, temperature)
+    return out
+
+
+def variant_patches(variant: str, genome: Genome) -> tuple[dict[str, Any], list[tuple[Any, str, Any]]]:
+    """A variant's gene changes and its patches (owner, attribute, new value) of the lifetime's code."""
+    kind, _, value = variant.partition("=")
+    if kind == "base":
+        return {}, []
+    if kind == "genes":
+        return json.loads(value), []
+    if kind == "discount-ramp":
+        return {}, [(lifetime, "update_settings", _ramped(float(value)))]
+    if kind == "ppo-epochs":
+        # K times the optimizer steps: the weight average keeps its span as a fraction of the lifetime
+        return ({"weight_averaging": min(0.5, genome["weight_averaging"] * int(value))},
+                [(truncated, "train_batch", _ppo_train_batch(int(value)))])
+    if kind == "belief":
+        return {}, _belief_patches(float(value))
+    raise SystemExit(f"unknown variant {variant!r}: base, temperature=T, discount-ramp=G, ppo-epochs=K, belief=W, "
+                     "genes=JSON")
+
+
+def _retest(agent: torch.nn.Module, suite: Any, seed: int, temperature: float) -> float:
+    """The trained agent's test regret with its action noise scaled by `temperature` (the same test tasks
+    and noise draws as the lifetime's own test), on whichever engine acts for it."""
+    original = a2c.gumbel_noise
+
+    def scaled(rng: np.random.Generator, steps: int, batch: int, k: int) -> np.ndarray:
+        return original(rng, steps, batch, k) * np.float32(temperature)
+    a2c.gumbel_noise = fused.gumbel_noise = scaled
+    try:
+        result = LifetimeResult(status="ok")
+        with torch.no_grad():
+            lifetime._test(agent, suite.build_task(), suite, seed, seed, result)
+        return result.test_regret
+    finally:
+        a2c.gumbel_noise = fused.gumbel_noise = original
+
+
+def _ramped(end: float):
+    def settings(genome: Genome, update: int = 0, updates: int = 1) -> schedule.UpdateSettings:
+        base = schedule.update_settings(genome, update, updates)
+        done = update / max(1, updates - 1)
+        return dataclasses.replace(base, discount=base.discount + done * (end - base.discount))
+    return settings
+
+
+class _PPOStretches(truncated._PythonStretches):
+    """The Python path's stretches, keeping what PPO's extra epochs on a stretch need."""
+
+    def stretch(self, start: int, stop: int) -> tuple[Rollout, LossParts]:
+        first = tuple(s.detach() for s in self.state)
+        rollout, loss = super().stretch(start, stop)
+        with torch.no_grad():
+            x = torch.from_numpy(rollout.inputs)
+            logits, values, end = self.agent.replay_from(x, first)
+            last = torch.zeros(values.shape[1])
+            if stop < len(self.inputs):
+                last = self.agent.replay_from(torch.from_numpy(self.inputs[stop:stop + 1]), end)[1][0]
+            actions = torch.from_numpy(rollout.actions)
+            old = F.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+            s, rewards = self.settings, torch.from_numpy(rollout.rewards)
+            deltas = rewards + s.discount * torch.cat([values[1:], last.unsqueeze(0)]) - values
+            advantage = discount_matrix(len(deltas), s.discount * s.gae_lambda) @ deltas
+            returns = advantage + values
+            if s.normalize_advantages:
+                advantage = (advantage - advantage.mean()) / (advantage.std(unbiased=False) + 1e-8)
+        self.kept = (x, first, actions, old, advantage, returns)
+        return rollout, loss
+
+    def more_epochs(self, optimizer: Any, epochs: int) -> None:
+        x, first, actions, old, advantage, returns = self.kept
+        for _ in range(epochs - 1):
+            logits, values, _ = self.agent.replay_from(x, first)
+            log_probs = F.log_softmax(logits, -1)
+            ratio = (log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - old).exp()
+            policy = -torch.min(ratio * advantage, ratio.clamp(1 - PPO_CLIP, 1 + PPO_CLIP) * advantage).mean()
+            entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+            total = policy + self.settings.value_cost * 0.5 * (returns - values).pow(2).mean() \
+                - self.settings.entropy_cost * entropy
+            self.agent.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+
+
+def _ppo_train_batch(epochs: int):
+    def train_batch(agent, task, episodes, genome, batch, rng, optimizer, settings, use_kernel):
+        actions, rewards = np.empty((task.steps, batch), np.int64), np.empty((task.steps, batch), np.float32)
+        play, parts, norms = _PPOStretches(agent, task, episodes, batch, rng, settings), [], []
+        for start, stop in truncated.stretches(task.steps, genome["truncation"]):
+            rollout, loss = play.stretch(start, stop)
+            actions[start:stop], rewards[start:stop] = rollout.actions, rollout.rewards
+            if not torch.isfinite(loss.total).item():
+                return Rollout(None, actions, rewards), loss, float("nan")
+            norms.append(optimizer.step())
+            play.more_epochs(optimizer, epochs)
+            parts.append((loss.total.item(), loss.policy, loss.value, loss.entropy))
+        total, policy, value, entropy = np.mean(parts, axis=0).tolist()
+        means = LossParts(torch.tensor(total), policy, value, entropy)
+        return Rollout(None, actions, rewards), means, float(np.mean(norms))
+    return train_batch
+
+
+class _BeliefStretches(truncated._PythonStretches):
+    """The Python path's stretches, keeping the core's states of the learning pass for the belief head."""
+
+    def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
+                 settings: schedule.UpdateSettings):
+        super().__init__(agent, task, episodes, batch, rng, settings)
+        _BeliefStretches.current = self
+        self.targets, self.states = torch.from_numpy(np.asarray(episodes.probs, np.float32)), None
+
+        def replay_from(x: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+            h, end = agent.core.replay_from(agent.core_inputs(x), state)
+            if torch.is_grad_enabled():
+                self.states = h
+            return (*agent.heads(h, x), end)
+        agent.replay_from = replay_from
+
+
+def _belief_patches(weight: float) -> list[tuple[Any, str, Any]]:
+    """A zero-initialised belief head on every agent, the Python path, and the loss plus `weight` x the
+    head's cross-entropy against the arms' probabilities."""
+    build, loss_of = lifetime.initial_agent, truncated.loss_of
+
+    def initial_agent(genome: Genome, task: Any, seed: int) -> Any:
+        agent = build(genome, task, seed)
+        agent.belief = torch.nn.Linear(agent.core.hidden_size, task.n_actions)
+        torch.nn.init.zeros_(agent.belief.weight), torch.nn.init.zeros_(agent.belief.bias)
+        return agent
+
+    def loss_with_belief(logits, values, rollout, discounts, settings, bootstrap=None) -> LossParts:
+        parts, play = loss_of(logits, values, rollout, discounts, settings, bootstrap), _BeliefStretches.current
+        predicted = play.agent.belief(play.states)
+        belief = F.binary_cross_entropy_with_logits(predicted, play.targets.expand_as(predicted))
+        return LossParts(parts.total + weight * belief, parts.policy, parts.value, parts.entropy)
+
+    return [(lifetime, "initial_agent", initial_agent), (lifetime, "trains_fused", lambda agent, task, genome: False),
+            (truncated, "_PythonStretches", _BeliefStretches), (truncated, "loss_of", loss_with_belief)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("genome", help="a genome file spec FILE:NAME")
+    parser.add_argument("--suite", default="fitness/bandit-independent.yaml")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--first-seed", type=int, default=101, help="lifetime seeds first-seed, first-seed + 1, ...")
+    parser.add_argument("--variant", nargs="+", default=[])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default=None, help="a JSON file for every lifetime's figures")
+    args = parser.parse_args()
+    try:  # the genome, suite and every variant read before any lifetime starts: a typo costs nothing
+        genome, _ = load_genome(args.genome), load_suite(args.suite)
+        temperatures = [float(v.partition("=")[2]) for v in args.variant if v.startswith("temperature=")]
+        for variant in args.variant:
+            if not variant.startswith("temperature="):
+                genome.with_genes(**variant_patches(variant, genome)[0])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SystemExit(str(error) if isinstance(error, InputError) else f"--variant: {error}") from None
+    trained = ["base"] + [v for v in args.variant if not v.startswith("temperature=")]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(v, s) for v in trained for s in seeds]
+    with ProcessPoolExecutor(args.workers, max_tasks_per_child=1) as pool:  # a fresh process per patched job
+        futures = [pool.submit(run_job, args.genome, args.suite, s, v, temperatures if v == "base" else [])
+                   for v, s in jobs]
+        results = [f.result() for f in futures]
+    regret: dict[str, dict[int, float]] = {}
+    for (variant, seed), figures in zip(jobs, results):
+        for name, value in figures.items():
+            if name not in ("seconds", "status"):
+                regret.setdefault(name, {})[seed] = value
+    print(f"{args.genome} on {args.suite}: test regret per lifetime seed; difference from base paired by seed, "
+          f"mean [95% t interval]")
+    for name, by_seed in regret.items():
+        row = " ".join(f"{by_seed[s]:6.3f}" for s in seeds)
+        line = f"{name:28s} {row}"
+        if name != "base":
+            difference = mean_interval([by_seed[s] - regret["base"][s] for s in seeds])
+            line += f"   {difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}]"
+        print(line, flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"jobs": [list(j) for j in jobs], "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""experiments/learner_probes.py's patches do what its figures say they did."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from evo_fastslow.agents import build_agent
+from evo_fastslow.genome import load_genome
+from evo_fastslow.lifetime import run_lifetime
+from evo_fastslow.lifetime.a2c import make_optimizer
+from evo_fastslow.lifetime.schedule import update_settings
+from evo_fastslow.suite import load_suite
+from evo_fastslow.tasks.bandit import BanditTask
+
+SPEC = importlib.util.spec_from_file_location(
+    "learner_probes", Path(__file__).resolve().parents[1] / "experiments/learner_probes.py")
+probes = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(probes)
+
+AGENT = "populations/evolved.json:bandit-agent-polyak"
+
+
+def _tiny_suite(folder: Path) -> str:
+    suite = yaml.safe_load(Path("fitness/bandit-independent.yaml").read_text())
+    suite["lifetime"]["train_env_steps"], suite["test"]["episodes"] = 20_000, 200
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(suite))
+    return str(folder / "tiny.yaml")
+
+
+def test_a_retest_at_temperature_1_is_the_lifetimes_own_test_and_0_is_another(tmp_path):
+    figures = probes.run_job(AGENT, _tiny_suite(tmp_path), 3, "base", [1.0, 0.0])
+    assert figures["status"] == "ok"
+    assert figures["temperature=1"] == figures["base"]  # same agent, tasks and noise: the same bits
+    assert np.isfinite(figures["temperature=0"]) and figures["temperature=0"] != figures["base"]
+
+
+def test_the_discount_ramp_runs_from_the_genomes_discount_to_its_end():
+    genome = load_genome(AGENT)
+    ramp = probes._ramped(0.97)
+    first, middle, last = ramp(genome, 0, 101), ramp(genome, 50, 101), ramp(genome, 100, 101)
+    assert first == update_settings(genome, 0, 101)
+    assert abs(middle.discount - (genome["discount"] + 0.97) / 2) < 1e-12
+    assert abs(last.discount - 0.97) < 1e-12
+    assert last.learning_rate == update_settings(genome, 100, 101).learning_rate
+
+
+def test_ppo_epochs_start_on_policy_and_one_epoch_adds_no_step():
+    genome = load_genome(AGENT)
+    task = BanditTask(arms=2, trials=50)
+    agent = build_agent(genome, task.obs_dim, task.n_actions, 0, task.view_shape)
+    optimizer = make_optimizer(agent, genome)
+    play = probes._PPOStretches(agent, task, task.sample(4, np.random.default_rng(1)), 4,
+                                np.random.default_rng(2), update_settings(genome))
+    play.stretch(0, 25)
+    x, first, actions, old, _, _ = play.kept
+    with torch.no_grad():
+        logits = agent.replay_from(x, first)[0]
+    now = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    assert torch.equal(now, old)  # the ratio is 1 before any step: the first epoch is A2C's
+    before = [p.detach().clone() for p in agent.parameters()]
+    play.more_epochs(optimizer, 1)
+    assert all(torch.equal(a, p) for a, p in zip(before, agent.parameters()))
+    play.more_epochs(optimizer, 2)
+    assert any(not torch.equal(a, p) for a, p in zip(before, agent.parameters()))
+
+
+def test_a_belief_loss_of_weight_0_changes_no_bit_and_of_weight_1_trains_the_core(tmp_path, monkeypatch):
+    """The belief variant trains on the Python path, which in the reproducible mode computes the fused
+    kernel's bits (tests/test_fused.py): at weight 0 the head and its loss must change nothing."""
+    suite, genome = load_suite(_tiny_suite(tmp_path)), load_genome(AGENT)
+    base = run_lifetime(genome, suite, 3)
+    regrets = {}
+    for weight in (0.0, 1.0):
+        with monkeypatch.context() as patch:
+            for owner, name, value in probes.variant_patches(f"belief={weight:g}", genome)[1]:
+                patch.setattr(owner, name, value)
+            regrets[weight] = run_lifetime(genome, suite, 3).test_regret
+    assert regrets[0.0] == base.test_regret
+    assert regrets[1.0] != base.test_regret
