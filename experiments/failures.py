@@ -86,6 +86,13 @@ def main() -> None:
             variants[name] = json.loads(brace[1:] + genes)
         except json.JSONDecodeError as err:
             parser.error(f"--variant {text!r}: NAME={{JSON object of genes}} expected ({err.msg})")
+    try:  # the genomes, their variants and the suite read before any lifetime starts
+        load_suite(args.suite)
+        for genome in args.genomes:
+            for genes in variants.values():
+                load_genome(genome_spec(genome)).with_genes(**genes)
+    except ValueError as err:  # InputError included: it names the file and the field
+        raise SystemExit(str(err)) from None
     out, suite_name = Path(args.out), Path(args.suite).stem
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     folder = {g: g.rpartition(":")[2] for g in args.genomes}  # a file spec's genome name
