@@ -12,8 +12,8 @@ from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime import run_lifetime
 from evo_fastslow.lifetime.a2c import make_optimizer
 from evo_fastslow.lifetime.schedule import update_settings
-from evo_fastslow.suite import load_suite
 from evo_fastslow.tasks.bandit import BanditTask
+from references import small_suite
 
 SPEC = importlib.util.spec_from_file_location(
     "learner_probes", Path(__file__).resolve().parents[1] / "experiments/learner_probes.py")
@@ -23,15 +23,18 @@ SPEC.loader.exec_module(probes)
 AGENT = "populations/evolved.json:bandit-agent-polyak"
 
 
-def _tiny_suite(folder: Path) -> str:
-    suite = yaml.safe_load(Path("fitness/bandit-independent.yaml").read_text())
-    suite["lifetime"]["train_env_steps"], suite["test"]["episodes"] = 20_000, 200
-    (folder / "tiny.yaml").write_text(yaml.safe_dump(suite))
-    return str(folder / "tiny.yaml")
+TINY = small_suite(steps=20_000, episodes=200)
+
+
+def _tiny_suite_file(folder: Path) -> str:
+    """TINY as a suite file: run_job reads its suite from a path, as a worker process does."""
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY.model_dump(mode="json", exclude_none=True, by_alias=True)))
+    return str(path)
 
 
 def test_a_retest_at_temperature_1_is_the_lifetimes_own_test_and_0_is_another(tmp_path):
-    figures = probes.run_job(AGENT, _tiny_suite(tmp_path), 3, "base", [1.0, 0.0])
+    figures = probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "base", [1.0, 0.0])
     assert figures["status"] == "ok"
     assert figures["temperature=1"] == figures["base"]  # same agent, tasks and noise: the same bits
     assert np.isfinite(figures["temperature=0"]) and figures["temperature=0"] != figures["base"]
@@ -67,16 +70,16 @@ def test_ppo_epochs_start_on_policy_and_one_epoch_adds_no_step():
     assert any(not torch.equal(a, p) for a, p in zip(before, agent.parameters()))
 
 
-def test_a_belief_loss_of_weight_0_changes_no_bit_and_of_weight_1_trains_the_core(tmp_path, monkeypatch):
+def test_a_belief_loss_of_weight_0_changes_no_bit_and_of_weight_1_changes_the_lifetime(monkeypatch):
     """The belief variant trains on the Python path, which in the reproducible mode computes the fused
     kernel's bits (tests/test_fused.py): at weight 0 the head and its loss must change nothing."""
-    suite, genome = load_suite(_tiny_suite(tmp_path)), load_genome(AGENT)
-    base = run_lifetime(genome, suite, 3)
+    genome = load_genome(AGENT)
+    base = run_lifetime(genome, TINY, 3)
     regrets = {}
     for weight in (0.0, 1.0):
         with monkeypatch.context() as patch:
             for owner, name, value in probes.variant_patches(f"belief={weight:g}", genome)[1]:
                 patch.setattr(owner, name, value)
-            regrets[weight] = run_lifetime(genome, suite, 3).test_regret
+            regrets[weight] = run_lifetime(genome, TINY, 3).test_regret
     assert regrets[0.0] == base.test_regret
     assert regrets[1.0] != base.test_regret
