@@ -20,7 +20,14 @@ Variants:
 - `belief=W`: an auxiliary loss, W x the cross-entropy of a linear head on the core's state predicting
   every arm's probability (the task's hidden parameters, known in training only: task inference,
   Humplik et al. 2019), so that the core learns to carry the posterior; trains on the Python path;
+- `critic=W`: a privileged (asymmetric) critic, Pinto et al. 2018: the value the learner replays is the
+  agent's own plus a tanh MLP (W units, output layer at zero) of the core's state and the arms'
+  probabilities, known in training only; Python path, reproducible numerics;
+- `task-critic=W`: the same MLP on the arms' probabilities alone;
+- `hard-tasks=Q`: with probability Q a training task is a close pair (the first arm as drawn, the others
+  within 0.3 of it): the tasks that cost the agent most regret, oversampled; test tasks unchanged;
 - `genes=JSON`: gene changes (as experiments/failures.py's --variant).
+Variants joined by `&` combine, e.g. `'critic=64&genes={"discount": 0.97}'`.
 The patches live in this file only: they are probes, not the engines' code, and not reproducible bits.
 """
 
@@ -67,7 +74,15 @@ def run_job(spec: str, suite_path: str, seed: int, variant: str, temperatures: l
 
 
 def variant_patches(variant: str, genome: Genome) -> tuple[dict[str, Any], list[tuple[Any, str, Any]]]:
-    """A variant's gene changes and its patches (owner, attribute, new value) of the lifetime's code."""
+    """A variant's gene changes and its patches (owner, attribute, new value) of the lifetime's code;
+    variants joined by '&' combine (their patches must touch different attributes)."""
+    if "&" in variant:
+        genes: dict[str, Any] = {}
+        patches: list[tuple[Any, str, Any]] = []
+        for part in variant.split("&"):
+            part_genes, part_patches = variant_patches(part, genome)
+            genes, patches = {**genes, **part_genes}, patches + part_patches
+        return genes, patches
     kind, _, value = variant.partition("=")
     if kind == "base":
         return {}, []
@@ -81,8 +96,12 @@ def variant_patches(variant: str, genome: Genome) -> tuple[dict[str, Any], list[
                 [(truncated, "train_batch", _ppo_train_batch(int(value)))])
     if kind == "belief":
         return {}, _belief_patches(float(value))
+    if kind == "hard-tasks":
+        return {}, _hard_task_patches(float(value))
+    if kind in ("critic", "task-critic"):
+        return {}, _critic_patches(int(value), sees_core=kind == "critic")
     raise SystemExit(f"unknown variant {variant!r}: base, temperature=T, discount-ramp=G, ppo-epochs=K, belief=W, "
-                     "genes=JSON")
+                     "critic=WIDTH, task-critic=WIDTH, hard-tasks=Q, genes=JSON")
 
 
 def _retest(agent: torch.nn.Module, suite: Any, seed: int, temperature: float) -> float:
@@ -202,6 +221,81 @@ def _belief_patches(weight: float) -> list[tuple[Any, str, Any]]:
 
     return [(lifetime, "initial_agent", initial_agent), (lifetime, "trains_fused", lambda agent, task, genome: False),
             (truncated, "_PythonStretches", _BeliefStretches), (truncated, "loss_of", loss_with_belief)]
+
+
+class _PrivilegedCritic(torch.nn.Module):
+    """V(h, p) = the agent's own value head + a tanh MLP of [h, the arms' probabilities] (of p alone
+    unless `sees_core`) whose output layer starts at zero: the lifetime starts as the unchanged agent's."""
+
+    def __init__(self, hidden: int, arms: int, width: int, sees_core: bool):
+        super().__init__()
+        self.sees_core = sees_core
+        self.inner = torch.nn.Linear((hidden if sees_core else 0) + arms, width)
+        self.out = torch.nn.Linear(width, 1)
+        torch.nn.init.zeros_(self.out.weight), torch.nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        probs = probs.expand(*h.shape[:-1], probs.shape[-1])
+        both = torch.cat([h, probs], dim=-1) if self.sees_core else probs
+        return self.out(torch.tanh(self.inner(both))).squeeze(-1)
+
+
+class _CriticStretches(truncated._PythonStretches):
+    """The Python path's stretches with the privileged critic added to the values they replay (the
+    bootstrap's included); acting and testing never read a value."""
+
+    def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
+                 settings: schedule.UpdateSettings):
+        super().__init__(agent, task, episodes, batch, rng, settings)
+        probs = torch.from_numpy(np.asarray(episodes.probs, np.float32))
+
+        def replay_from(x: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+            h, end = agent.core.replay_from(agent.core_inputs(x), state)
+            logits, values = agent.heads(h, x)
+            return logits, values + agent.critic(h, probs), end
+        agent.replay_from = replay_from
+
+
+def _critic_patches(width: int, sees_core: bool) -> list[tuple[Any, str, Any]]:
+    """An asymmetric actor-critic (Pinto et al. 2018): the critic sees the task's hidden parameters in
+    training, so the advantages lose the variance of the task draw the core cannot yet infer."""
+    build = lifetime.initial_agent
+
+    def initial_agent(genome: Genome, task: Any, seed: int) -> Any:
+        agent = build(genome, task, seed)
+        torch.manual_seed(seed)
+        agent.critic = _PrivilegedCritic(agent.core.hidden_size, task.n_actions, width, sees_core)
+        return agent
+
+    return [(lifetime, "initial_agent", initial_agent), (lifetime, "trains_fused", lambda agent, task, genome: False),
+            (truncated, "_PythonStretches", _CriticStretches)]
+
+
+def _hard_task_patches(share: float) -> list[tuple[Any, str, Any]]:
+    """Training tasks (not test tasks) of which `share` are close: the first arm's probability as drawn,
+    every other arm's within 0.3 of it (clipped to [0, 1]), where the regret breakdown puts the agents' gap;
+    the rest as the suite draws them. The extra draws come from a generator of their own, so the task and
+    action streams stay the base lifetime's (share 0 is the base lifetime). Independent arms only."""
+    from evo_fastslow.tasks.bandit import BanditTask
+
+    train, uniform = lifetime._train, BanditTask.sample_probs
+
+    def train_on_hard_tasks(agent: Any, task: Any, genome: Genome, budget: int, seed: int, *rest: Any) -> None:
+        extra = np.random.default_rng([seed, 22])
+
+        def sample_probs(task: BanditTask, batch: int, rng: np.random.Generator) -> np.ndarray:
+            probs = uniform(task, batch, rng)
+            close = np.clip(probs[:, :1] + 0.6 * (extra.random(probs.shape, dtype=np.float32) - 0.5), 0.0, 1.0)
+            close[:, 0] = probs[:, 0]
+            return np.where(extra.random((batch, 1)) < share, close, probs).astype(np.float32)
+
+        BanditTask.sample_probs = sample_probs
+        try:
+            train(agent, task, genome, budget, seed, *rest)
+        finally:
+            BanditTask.sample_probs = uniform
+
+    return [(lifetime, "_train", train_on_hard_tasks)]
 
 
 def main() -> None:

@@ -83,3 +83,51 @@ def test_a_belief_loss_of_weight_0_changes_no_bit_and_of_weight_1_changes_the_li
             regrets[weight] = run_lifetime(genome, TINY, 3).test_regret
     assert regrets[0.0] == base.test_regret
     assert regrets[1.0] != base.test_regret
+
+
+def test_the_privileged_critic_starts_as_the_agents_own_value_and_learns(tmp_path):
+    genome = load_genome(AGENT)
+    task = BanditTask(arms=2, trials=50)
+    patches = dict(((owner, name), value) for owner, name, value in probes.variant_patches("critic=16", genome)[1])
+    agent = patches[(probes.lifetime, "initial_agent")](genome, task, 0)
+    episodes = task.sample(4, np.random.default_rng(1))
+    play = patches[(probes.truncated, "_PythonStretches")](agent, task, episodes, 4, np.random.default_rng(2),
+                                                           update_settings(genome))
+    x = torch.from_numpy(play.inputs[:5])
+    _, values, _ = agent.replay_from(x, agent.initial_state(4))
+    h, _ = agent.core.replay_from(agent.core_inputs(x), agent.initial_state(4))
+    assert torch.equal(values, agent.heads(h, x)[1])  # the critic's output layer starts at zero
+    play.stretch(0, 25)
+    assert agent.critic.out.weight.grad.abs().sum() > 0  # and the value loss trains it
+    base = probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "base", [])["base"]
+    assert probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "critic=16", [])["critic=16"] != base
+
+
+def test_hard_training_tasks_are_close_pairs_and_a_share_of_0_is_the_base_lifetime(monkeypatch):
+    genome = load_genome(AGENT)
+    drawn = {}
+
+    def spy(agent, task, genome, budget, seed, *rest):
+        drawn[seed] = task.sample_probs(2000, np.random.default_rng(seed))
+    monkeypatch.setattr(probes.lifetime, "_train", spy)
+    for owner, name, value in probes.variant_patches("hard-tasks=1", genome)[1]:
+        monkeypatch.setattr(owner, name, value)
+    run_lifetime(genome, TINY, 3)
+    gaps = np.abs(drawn[3][:, 1] - drawn[3][:, 0])
+    assert gaps.max() <= 0.3 + 1e-6 and gaps.mean() > 0.05  # every training task close, not all identical
+    after = BanditTask(arms=2).sample_probs(2000, np.random.default_rng(3))
+    assert np.abs(after[:, 1] - after[:, 0]).max() > 0.9  # the test's tasks (after training) drawn as the suite's
+    monkeypatch.undo()
+    base = run_lifetime(genome, TINY, 3).test_regret
+    with monkeypatch.context() as patch:
+        for owner, name, value in probes.variant_patches("hard-tasks=0", genome)[1]:
+            patch.setattr(owner, name, value)
+        assert run_lifetime(genome, TINY, 3).test_regret == base
+
+
+def test_variants_joined_by_an_ampersand_combine_genes_and_patches():
+    genome = load_genome(AGENT)
+    genes, patches = probes.variant_patches('critic=16&genes={"discount": 0.97}&discount-ramp=0.99', genome)
+    assert genes == {"discount": 0.97}
+    assert {name for _, name, _ in patches} == {"initial_agent", "trains_fused", "_PythonStretches",
+                                                "update_settings"}
