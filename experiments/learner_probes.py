@@ -26,6 +26,9 @@ Variants:
 - `task-critic=W`: the same MLP on the arms' probabilities alone;
 - `hard-tasks=Q`: with probability Q a training task is a close pair (the first arm as drawn, the others
   within 0.3 of it): the tasks that cost the agent most regret, oversampled; test tasks unchanged;
+- `expected-reward=mean|regret`: the loss's rewards are their expectation given the task, the chosen arm's
+  probability (minus the best arm's with `regret`), while the core still sees the sampled reward: an
+  unbiased policy gradient without the reward noise; Python path, reproducible numerics;
 - `genes=JSON`: gene changes (as experiments/failures.py's --variant).
 Variants joined by `&` combine, e.g. `'critic=64&genes={"discount": 0.97}'`.
 The patches live in this file only: they are probes, not the engines' code, and not reproducible bits.
@@ -100,8 +103,12 @@ def variant_patches(variant: str, genome: Genome) -> tuple[dict[str, Any], list[
         return {}, _hard_task_patches(float(value))
     if kind in ("critic", "task-critic"):
         return {}, _critic_patches(int(value), sees_core=kind == "critic")
+    if kind == "expected-reward":
+        if value not in ("mean", "regret"):
+            raise ValueError(f"expected-reward=mean or expected-reward=regret, not {variant!r}")
+        return {}, _expected_reward_patches(value == "regret")
     raise SystemExit(f"unknown variant {variant!r}: base, temperature=T, discount-ramp=G, ppo-epochs=K, belief=W, "
-                     "critic=WIDTH, task-critic=WIDTH, hard-tasks=Q, genes=JSON")
+                     "critic=WIDTH, task-critic=WIDTH, hard-tasks=Q, expected-reward=mean|regret, genes=JSON")
 
 
 def _retest(agent: torch.nn.Module, suite: Any, seed: int, temperature: float) -> float:
@@ -269,6 +276,40 @@ def _critic_patches(width: int, sees_core: bool) -> list[tuple[Any, str, Any]]:
 
     return [(lifetime, "initial_agent", initial_agent), (lifetime, "trains_fused", lambda agent, task, genome: False),
             (truncated, "_PythonStretches", _CriticStretches)]
+
+
+class _ExpectedRewardStretches(truncated._PythonStretches):
+    """The Python path's stretches with the loss's rewards replaced by their expectation given the task: the
+    chosen arm's probability (minus the best arm's, `regret`). The core still sees the sampled reward."""
+
+    regret = False
+
+    def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
+                 settings: schedule.UpdateSettings):
+        super().__init__(agent, task, episodes, batch, rng, settings)
+        self.probs = np.asarray(episodes.probs, np.float32)
+
+    def stretch(self, start: int, stop: int) -> tuple[Rollout, LossParts]:
+        original, probs = truncated.loss_of, self.probs
+        best = probs.max(axis=1) if self.regret else np.float32(0.0)
+
+        def loss_of(logits: Any, values: Any, rollout: Rollout, *rest: Any) -> LossParts:
+            expected = probs[self.rows, rollout.actions] - best
+            return original(logits, values, dataclasses.replace(rollout, rewards=expected.astype(np.float32)), *rest)
+        truncated.loss_of = loss_of
+        try:
+            return super().stretch(start, stop)
+        finally:
+            truncated.loss_of = original
+
+
+def _expected_reward_patches(regret: bool) -> list[tuple[Any, str, Any]]:
+    """Rao-Blackwellised returns: E[r_t | task, a_t] = p(a_t) replaces the Bernoulli draw in the loss, and
+    `regret` subtracts the best arm's p, a function of the task alone (no action's), so the policy gradient
+    stays unbiased while the returns lose the reward noise and the task draw's level. Training only: the
+    tasks' probabilities are hidden at test. Python path (truncated lifetimes), reproducible numerics."""
+    stretches = type("_Stretches", (_ExpectedRewardStretches,), {"regret": regret})
+    return [(lifetime, "trains_fused", lambda agent, task, genome: False), (truncated, "_PythonStretches", stretches)]
 
 
 def _hard_task_patches(share: float) -> list[tuple[Any, str, Any]]:

@@ -131,3 +131,27 @@ def test_variants_joined_by_an_ampersand_combine_genes_and_patches():
     assert genes == {"discount": 0.97}
     assert {name for _, name, _ in patches} == {"initial_agent", "trains_fused", "_PythonStretches",
                                                 "update_settings"}
+
+
+def test_expected_rewards_reach_the_loss_while_the_core_sees_the_sampled_ones(monkeypatch):
+    genome = load_genome(AGENT)
+    task = BanditTask(arms=2, trials=50)
+    seen = []
+    original = probes.truncated.loss_of
+    monkeypatch.setattr(probes.truncated, "loss_of", lambda *args: seen.append(args[2]) or original(*args))
+    episodes = task.sample(4, np.random.default_rng(1))
+    for mode in ("mean", "regret"):
+        agent = build_agent(genome, task.obs_dim, task.n_actions, 0, task.view_shape)
+        patches = dict(((owner, name), value)
+                       for owner, name, value in probes.variant_patches(f"expected-reward={mode}", genome)[1])
+        assert patches[(probes.lifetime, "trains_fused")](agent, task, genome) is False
+        play = patches[(probes.truncated, "_PythonStretches")](agent, task, episodes, 4, np.random.default_rng(2),
+                                                               update_settings(genome))
+        rollout, _ = play.stretch(0, 25)
+        trained = seen[-1].rewards
+        chosen = episodes.probs[np.arange(4), rollout.actions]
+        best = episodes.probs.max(axis=1) if mode == "regret" else 0.0
+        np.testing.assert_array_equal(trained, (chosen - best).astype(np.float32))
+        assert set(np.unique(rollout.rewards)) <= {0.0, 1.0}  # the rollout (and the core's input) sampled
+        np.testing.assert_array_equal(play.inputs[1:25, :, -1], rollout.rewards[:24])  # last column: reward
+    assert (seen[-1].rewards <= 0).all()
