@@ -279,22 +279,18 @@ def _critic_patches(width: int, sees_core: bool) -> list[tuple[Any, str, Any]]:
 
 
 class _ExpectedRewardStretches(truncated._PythonStretches):
-    """The Python path's stretches with the loss's rewards replaced by their expectation given the task: the
-    chosen arm's probability (minus the best arm's, `regret`). The core still sees the sampled reward."""
+    """The Python path's stretches with the loss's rewards replaced by their expectation given the task
+    (`Episodes.expected_rewards`), minus the oracle's per step with `regret`. The core still sees the
+    sampled reward."""
 
     regret = False
 
-    def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
-                 settings: schedule.UpdateSettings):
-        super().__init__(agent, task, episodes, batch, rng, settings)
-        self.probs = np.asarray(episodes.probs, np.float32)
-
     def stretch(self, start: int, stop: int) -> tuple[Rollout, LossParts]:
-        original, probs = truncated.loss_of, self.probs
-        best = probs.max(axis=1) if self.regret else np.float32(0.0)
+        original, episodes = truncated.loss_of, self.episodes
+        best = episodes.oracle_reward() / len(self.inputs) if self.regret else 0.0
 
         def loss_of(logits: Any, values: Any, rollout: Rollout, *rest: Any) -> LossParts:
-            expected = probs[self.rows, rollout.actions] - best
+            expected = episodes.expected_rewards(rollout.actions) - best
             return original(logits, values, dataclasses.replace(rollout, rewards=expected.astype(np.float32)), *rest)
         truncated.loss_of = loss_of
         try:

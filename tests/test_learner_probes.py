@@ -151,7 +151,7 @@ def test_expected_rewards_reach_the_loss_while_the_core_sees_the_sampled_ones(mo
         trained = seen[-1].rewards
         chosen = episodes.probs[np.arange(4), rollout.actions]
         best = episodes.probs.max(axis=1) if mode == "regret" else 0.0
-        np.testing.assert_array_equal(trained, (chosen - best).astype(np.float32))
+        np.testing.assert_allclose(trained, chosen - best, atol=1e-6)
         assert set(np.unique(rollout.rewards)) <= {0.0, 1.0}  # the rollout (and the core's input) sampled
         np.testing.assert_array_equal(play.inputs[1:25, :, -1], rollout.rewards[:24])  # last column: reward
-    assert (seen[-1].rewards <= 0).all()
+    assert (seen[-1].rewards <= 1e-6).all()  # regret: never above the oracle (float32 rounding aside)
