@@ -62,18 +62,28 @@ PPO_CLIP = 0.2
 
 def run_job(spec: str, suite_path: str, seed: int, variant: str, temperatures: list[float]) -> dict[str, Any]:
     """One lifetime of `variant` (a 'base' lifetime also tests its agent at `temperatures`). Its patches
-    stay in the process: the pool gives every job a fresh one."""
+    are undone when it returns, so jobs run in one process (a test) do not leak into each other."""
     genome, suite = load_genome(spec), load_suite(suite_path)
     genes, patches = variant_patches(variant, genome)
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    if variant.startswith("ppo-epochs="):
-        os.environ["EVO_FASTSLOW_NUMERICS"] = "native"
-    agent, result = lifetime.train_and_test(genome.with_genes(**genes), suite, seed)
-    out = {variant: result.test_regret, "seconds": result.wall_seconds, "status": result.status}
-    for temperature in temperatures:
-        out[f"temperature={temperature:g}"] = _retest(agent, suite, seed, temperature)
-    return out
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    numerics = os.environ.get("EVO_FASTSLOW_NUMERICS")
+    try:
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        if variant.startswith("ppo-epochs="):
+            os.environ["EVO_FASTSLOW_NUMERICS"] = "native"
+        agent, result = lifetime.train_and_test(genome.with_genes(**genes), suite, seed)
+        out = {variant: result.test_regret, "seconds": result.wall_seconds, "status": result.status}
+        for temperature in temperatures:
+            out[f"temperature={temperature:g}"] = _retest(agent, suite, seed, temperature)
+        return out
+    finally:
+        for owner, name, value in reversed(originals):
+            setattr(owner, name, value)
+        if numerics is None:
+            os.environ.pop("EVO_FASTSLOW_NUMERICS", None)
+        else:
+            os.environ["EVO_FASTSLOW_NUMERICS"] = numerics
 
 
 def variant_patches(variant: str, genome: Genome) -> tuple[dict[str, Any], list[tuple[Any, str, Any]]]:

@@ -100,7 +100,10 @@ def test_the_privileged_critic_starts_as_the_agents_own_value_and_learns(tmp_pat
     play.stretch(0, 25)
     assert agent.critic.out.weight.grad.abs().sum() > 0  # and the value loss trains it
     base = probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "base", [])["base"]
+    originals = (probes.lifetime.initial_agent, probes.lifetime.trains_fused, probes.truncated._PythonStretches)
     assert probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "critic=16", [])["critic=16"] != base
+    # and the job undoes its patches, so later lifetimes in this process are the base ones
+    assert (probes.lifetime.initial_agent, probes.lifetime.trains_fused, probes.truncated._PythonStretches) == originals
 
 
 def test_hard_training_tasks_are_close_pairs_and_a_share_of_0_is_the_base_lifetime(monkeypatch):
