@@ -41,7 +41,7 @@ PAIRS = [  # (reference genome, suite, gene changes): every suite's reference ge
     ("wang2018-lstm", "harlow", {}),
     ("ritter2018-eplstm", "recurring-contextual-bandits", {}),
     ("nec-dnd", "recurring-contextual-bandits", {}),
-    ("jackpot-surprise-lstm", "jackpot-bandit", {}),  # an intrinsic bonus: the Python path
+    ("jackpot-surprise-lstm", "jackpot-bandit", {}),  # an intrinsic bonus (the kernel adds it)
     ("wang2016-lstm", "gridworld", {}),
     ("wang2016-lstm", "gridworld", {"encoder": "conv", "encoder_width": 16}),
     ("wang2016-lstm", "gridworld@gymnasium", {}),  # the same task through Gymnasium's vector API
@@ -182,7 +182,9 @@ KNOBS = [("off (the defaults)", {}),
                      "normalize_advantages": True}),
          ("updates every 50 steps", {"truncation": 50}),  # updates within an episode (lifetime/truncated.py)
          ("updates every 20 steps", {"truncation": 20}),
-         ("weights averaged", {"weight_averaging": 0.05})]  # Polyak averaging (lifetime/averaging.py)
+         ("weights averaged", {"weight_averaging": 0.05}),  # Polyak averaging (lifetime/averaging.py)
+         ("novelty bonus", {"intrinsic": "novelty", "intrinsic_weight": 0.3}),  # lifetime/intrinsic.py
+         ("novelty bonus, every 20", {"intrinsic": "novelty", "intrinsic_weight": 0.3, "truncation": 20})]
 
 
 def knob_costs(batches: list[int], numerics_modes: list[str]) -> None:

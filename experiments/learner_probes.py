@@ -40,6 +40,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,14 @@ from evo_fastslow.suite import load_suite
 PPO_CLIP = 0.2
 
 
-def run_job(spec: str, suite_path: str, seed: int, variant: str, temperatures: list[float]) -> dict[str, Any]:
-    """One lifetime of `variant` (a 'base' lifetime also tests its agent at `temperatures`). Its patches
-    are undone when it returns, so jobs run in one process (a test) do not leak into each other."""
+def run_job(spec: str, suite_path: str, seed: int, variant: str, temperatures: list[float],
+            test_episodes: int | None = None) -> dict[str, Any]:
+    """One lifetime of `variant` (a 'base' lifetime also tests its agent at `temperatures`), tested on the
+    suite's test episodes or `test_episodes`. Its patches are undone when it returns, so jobs run in one
+    process (a test) do not leak into each other."""
     genome, suite = load_genome(spec), load_suite(suite_path)
+    if test_episodes is not None:
+        suite = suite.model_copy(update={"test": suite.test.model_copy(update={"episodes": test_episodes})})
     genes, patches = variant_patches(variant, genome)
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
     numerics = os.environ.get("EVO_FASTSLOW_NUMERICS")
@@ -206,8 +211,8 @@ class _BeliefStretches(truncated._PythonStretches):
     """The Python path's stretches, keeping the core's states of the learning pass for the belief head."""
 
     def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
-                 settings: schedule.UpdateSettings):
-        super().__init__(agent, task, episodes, batch, rng, settings)
+                 settings: schedule.UpdateSettings, genome: Genome | None = None):
+        super().__init__(agent, task, episodes, batch, rng, settings, genome)
         _BeliefStretches.current = self
         self.targets, self.states = torch.from_numpy(np.asarray(episodes.probs, np.float32)), None
 
@@ -262,8 +267,8 @@ class _CriticStretches(truncated._PythonStretches):
     bootstrap's included); acting and testing never read a value."""
 
     def __init__(self, agent: Any, task: Any, episodes: Any, batch: int, rng: np.random.Generator,
-                 settings: schedule.UpdateSettings):
-        super().__init__(agent, task, episodes, batch, rng, settings)
+                 settings: schedule.UpdateSettings, genome: Genome | None = None):
+        super().__init__(agent, task, episodes, batch, rng, settings, genome)
         probs = torch.from_numpy(np.asarray(episodes.probs, np.float32))
 
         def replay_from(x: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -345,6 +350,17 @@ def _hard_task_patches(share: float) -> list[tuple[Any, str, Any]]:
     return [(lifetime, "_train", train_on_hard_tasks)]
 
 
+def _result(future: Any, job: tuple[str, int]) -> dict[str, Any]:
+    """A job's figures, printed as it ends (a long probe shows its progress); a job that raised is
+    recorded with its reason, and the others' figures still print."""
+    try:
+        figures = future.result()
+    except Exception as error:  # noqa: BLE001 - any failure of one lifetime is that job's, not the probe's
+        figures = {"status": f"failed: {type(error).__name__}: {error}", "seconds": float("nan")}
+    print(f"done: {job[0]} seed {job[1]}: {figures.get(job[0], figures['status'])}", file=sys.stderr, flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("genome", help="a genome file spec FILE:NAME")
@@ -352,6 +368,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--first-seed", type=int, default=101, help="lifetime seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--variant", nargs="+", default=[])
+    parser.add_argument("--test-episodes", type=int, default=None,
+                        help="test every lifetime on this many episodes instead of the suite's: at 2,000 the test "
+                             "set's noise (a standard error of 0.06-0.09 regret) is most of a seed's spread")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="a JSON file for every lifetime's figures")
     args = parser.parse_args()
@@ -367,14 +386,17 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(v, s) for v in trained for s in seeds]
     with ProcessPoolExecutor(args.workers, max_tasks_per_child=1) as pool:  # a fresh process per patched job
-        futures = [pool.submit(run_job, args.genome, args.suite, s, v, temperatures if v == "base" else [])
+        futures = [pool.submit(run_job, args.genome, args.suite, s, v, temperatures if v == "base" else [],
+                               args.test_episodes)
                    for v, s in jobs]
-        results = [f.result() for f in futures]
+        results = [_result(future, job) for future, job in zip(futures, jobs)]
     regret: dict[str, dict[int, float]] = {}
     for (variant, seed), figures in zip(jobs, results):
         for name, value in figures.items():
             if name not in ("seconds", "status"):
                 regret.setdefault(name, {})[seed] = value
+        if figures["status"].startswith("failed"):
+            regret.setdefault(variant, {})[seed] = float("nan")
     print(f"{args.genome} on {args.suite}: test regret per lifetime seed; difference from base paired by seed, "
           f"mean [95% t interval]")
     for name, by_seed in regret.items():

@@ -205,17 +205,22 @@ def test_the_kernel_refuses_shapes_that_do_not_fit():
     weights = torch.zeros(1 + 1 + H, 4 * H)  # rows for the observation, the bias and h: none for an action one-hot
 
     def call(action_col=-1, gumbel=torch.zeros(T, B, k), next_state=torch.ones(T, B, S, k, dtype=torch.long),
-             start=0, steps=T, carry=fused.Carry.start(B, H)):
+             start=0, steps=T, carry=fused.Carry.start(B, H, k), bonus=0):
         torch.ops.evo_fastslow.recurrent_a2c(torch.empty(0), 0, weights, *heads, obs, table, next_state, gumbel,
                                              action_col, -1, 0.9, 0.1, 0.1, 1.0, False, True, False, start, steps,
-                                             carry.h, carry.c, carry.state, carry.action, carry.reward)
+                                             carry.h, carry.c, carry.state, carry.action, carry.reward, bonus, 0.1,
+                                             carry.counts, carry.earned)
 
     call()  # fits
     call(start=2, steps=3)  # a stretch that ends with the episodes
     with pytest.raises(RuntimeError, match="must lie in 0 .. T-1"):
         call(start=3, steps=3)
     with pytest.raises(RuntimeError, match="carry_h, carry_c"):
-        call(carry=fused.Carry.start(B, H + 1))
+        call(carry=fused.Carry.start(B, H + 1, k))
+    with pytest.raises(RuntimeError, match="carry_counts"):
+        call(carry=fused.Carry.start(B, H, k + 1))
+    with pytest.raises(RuntimeError, match="bonus_kind"):
+        call(bonus=4)
     with pytest.raises(RuntimeError, match="do not fit"):
         call(action_col=1)
     with pytest.raises(RuntimeError, match="reward_table and gumbel"):

@@ -158,3 +158,21 @@ def test_expected_rewards_reach_the_loss_while_the_core_sees_the_sampled_ones(mo
         assert set(np.unique(rollout.rewards)) <= {0.0, 1.0}  # the rollout (and the core's input) sampled
         np.testing.assert_array_equal(play.inputs[1:25, :, -1], rollout.rewards[:24])  # last column: reward
     assert (seen[-1].rewards <= 1e-6).all()  # regret: never above the oracle (float32 rounding aside)
+
+
+def test_a_failed_job_is_recorded_with_its_reason_and_a_finished_one_printed(capsys):
+    from concurrent.futures import Future
+
+    failed, done = Future(), Future()
+    failed.set_exception(RuntimeError("kernel schema mismatch"))
+    done.set_result({"base": 2.0, "seconds": 1.0, "status": "ok"})
+    assert probes._result(failed, ("critic=16", 101))["status"] == "failed: RuntimeError: kernel schema mismatch"
+    assert probes._result(done, ("base", 102))["base"] == 2.0
+    err = capsys.readouterr().err
+    assert "done: critic=16 seed 101: failed: RuntimeError" in err and "done: base seed 102: 2.0" in err
+
+
+def test_a_probe_can_test_on_more_episodes_than_its_suite(tmp_path):
+    figures = probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "base", [1.0], test_episodes=400)
+    assert figures["status"] == "ok" and figures["temperature=1"] == figures["base"]
+    assert figures["base"] != probes.run_job(AGENT, _tiny_suite_file(tmp_path), 3, "base", [])["base"]

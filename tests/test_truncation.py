@@ -1,6 +1,6 @@
 """Updates within an episode (lifetime/truncated.py): the same bits in both engines in the reproducible
-mode, stretches that add up to the episode, a loss held to a float64 reference with the bootstrap, and
-the genomes it cannot serve refused by name."""
+mode, stretches that add up to the episode, a loss held to a float64 reference with the bootstrap, an
+intrinsic bonus carried across the cuts, and the genomes it cannot serve refused by name."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ import torch
 
 from evo_fastslow.agents import build_agent
 from evo_fastslow.genome import load_genome
-from evo_fastslow.lifetime import fused, run_lifetime, truncated
-from evo_fastslow.lifetime.a2c import act
+from evo_fastslow.lifetime import fused, intrinsic, run_lifetime, truncated
+from evo_fastslow.lifetime.a2c import act, make_optimizer
 from evo_fastslow.lifetime.schedule import update_settings
 from evo_fastslow.tasks.bandit import BanditTask
 from evo_fastslow.tasks.two_step import TwoStepTask
@@ -95,7 +95,39 @@ def test_more_updates_per_env_step_and_the_same_budget():
     assert truncated.stretches(10, 4) == [(0, 4), (4, 8), (8, 10)]
 
 
-@pytest.mark.parametrize("genes", [{"episodic_memory": "value"}, {"intrinsic": "novelty", "intrinsic_weight": 0.1}])
-def test_genomes_it_cannot_serve_are_refused_by_name(genes):
-    with pytest.raises(ValueError, match="truncation > 0 .* needs episodic_memory off and intrinsic none"):
-        run_lifetime(REFERENCE.with_genes(truncation=10, **genes), small_suite(steps=8_000), seed=0)
+def test_genomes_it_cannot_serve_are_refused_by_name():
+    with pytest.raises(ValueError, match="truncation > 0 .* needs episodic_memory off"):
+        run_lifetime(REFERENCE.with_genes(truncation=10, episodic_memory="value"), small_suite(steps=8_000), seed=0)
+
+
+@pytest.mark.parametrize("kind", ["novelty", "surprise", "information"])
+@pytest.mark.parametrize("suite_name,steps", [("bandit-independent", 32_000), ("two-step", 20_000)])
+def test_an_intrinsic_bonus_within_episodes_is_the_same_in_both_engines(kind, suite_name, steps, monkeypatch):
+    """The kernel adds the bonus from counts it carries across the cuts; the Python path recomputes it
+    from the episode so far (lifetime/intrinsic.py): the same float64 operations, the same lifetime."""
+    suite = small_suite(suite_name, steps=steps, episodes=100)
+    genome = REFERENCE.with_genes(core="gru", truncation=7, intrinsic=kind, intrinsic_weight=0.3, **KNOBS)
+    fast, slow = _both_engines(genome, suite, monkeypatch)
+    assert _without_time(fast) == _without_time(slow)
+    plain, _ = _both_engines(genome.with_genes(intrinsic="none"), suite, monkeypatch)
+    assert _without_time(fast) != _without_time(plain)  # the bonus changed what was learned
+    whole = _both_engines(genome.with_genes(truncation=0), suite, monkeypatch)  # and whole-episode updates
+    assert _without_time(whole[0]) == _without_time(whole[1])
+
+
+def test_a_stretch_trains_on_the_bonus_the_whole_episode_gets(monkeypatch):
+    """Stretch by stretch, the loss's rewards are the task's plus intrinsic.bonus of the whole episode."""
+    seen = []
+    original = truncated.loss_of
+    monkeypatch.setattr(truncated, "loss_of", lambda *args: seen.append(args[2].rewards) or original(*args))
+    monkeypatch.setenv("EVO_FASTSLOW_KERNEL", "off")
+    task = BanditTask(arms=2, trials=50)
+    genome = REFERENCE.with_genes(core="gru", truncation=20, intrinsic="novelty", intrinsic_weight=0.5)
+    agent = build_agent(genome, task.obs_dim, task.n_actions, 0)
+    optimizer = make_optimizer(agent, genome)
+    rollout, _, _ = truncated.train_batch(agent, task, task.sample(4, np.random.default_rng(1)), genome, 4,
+                                          np.random.default_rng(2), optimizer, update_settings(genome), False)
+    whole = intrinsic.bonus("novelty", 0.5, rollout.actions, rollout.rewards, 2)
+    assert len(seen) == 3 and whole[20:].min() < whole[:20].max()  # counts carried across the cuts matter
+    np.testing.assert_array_equal(np.concatenate(seen), rollout.rewards + whole)
+    assert set(np.unique(rollout.rewards)) <= {0.0, 1.0}  # the rollout keeps the task's rewards

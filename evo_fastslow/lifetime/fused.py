@@ -105,17 +105,21 @@ class Carry:
     state: torch.Tensor  # [B] int64
     action: torch.Tensor  # [B] int64
     reward: torch.Tensor  # [B]
+    counts: torch.Tensor  # [B, k] int64: each action's count in the episode so far (the intrinsic bonus's)
+    earned: torch.Tensor  # [B, k] float64: each action's reward sum in the episode so far
 
     @classmethod
-    def start(cls, batch: int, hidden: int) -> "Carry":
+    def start(cls, batch: int, hidden: int, actions: int) -> "Carry":
         return cls(torch.zeros(batch, hidden), torch.zeros(batch, hidden), torch.zeros(batch, dtype=torch.long),
-                   torch.full((batch,), -1, dtype=torch.long), torch.zeros(batch))
+                   torch.full((batch,), -1, dtype=torch.long), torch.zeros(batch),
+                   torch.zeros(batch, actions, dtype=torch.long), torch.zeros(batch, actions, dtype=torch.float64))
 
 
 def act(agent: Agent, episodes, batch: int, rng: np.random.Generator) -> Rollout:
     """Play B episodes, weights frozen (as a2c.act)."""
     tables = episodes.tables()
-    return _run(agent, tables, batch, noise_for(tables, batch, rng), (0.0, 0.0, 0.0, 1.0, False), learn=False)[0]
+    return _run(agent, tables, batch, noise_for(tables, batch, rng), (0.0, 0.0, 0.0, 1.0, False), ("none", 0.0),
+                learn=False)[0]
 
 
 def update(agent: Agent, episodes, genome: Genome, batch: int, rng: np.random.Generator,
@@ -131,10 +135,12 @@ def update_steps(agent: Agent, tables: Tables, genome: Genome, batch: int, gumbe
                  carry: Carry | None = None) -> tuple[Rollout, LossParts]:
     """As `update`, on steps start .. start + steps - 1 of the episodes' tables (all by default) from
     `carry`, which it leaves where they end; returns bootstrap from the value one step on where they end
-    before the episodes do. `gumbel` [T, B, k]: the whole episodes' action noise (noise_for)."""
+    before the episodes do. `gumbel` [T, B, k]: the whole episodes' action noise (noise_for). The loss
+    trains on the rewards plus the genome's intrinsic bonus; the rollout keeps the task's rewards."""
     s = settings or update_settings(genome)
     rollout, loss = _run(agent, tables, batch, gumbel, (s.discount, s.value_cost, s.entropy_cost, s.gae_lambda,
-                                                          s.normalize_advantages), True, start, steps, carry)
+                                                          s.normalize_advantages),
+                         (genome["intrinsic"], genome["intrinsic_weight"]), True, start, steps, carry)
     assert loss is not None
     return rollout, loss
 
@@ -145,15 +151,18 @@ def noise_for(tables: Tables, batch: int, rng: np.random.Generator) -> np.ndarra
     return gumbel_noise(rng, steps, batch, k)
 
 
+BONUSES = {"none": 0, "novelty": 1, "surprise": 2, "information": 3}  # recurrent_a2c.cpp: Bonus
+
+
 def _run(agent: Agent, tables: Tables, batch: int, noise: np.ndarray, loss_settings: tuple[float, float, float, float, bool],
-         learn: bool, start: int = 0, steps: int | None = None, carry: Carry | None = None
+         bonus: tuple[str, float], learn: bool, start: int = 0, steps: int | None = None, carry: Carry | None = None
          ) -> tuple[Rollout, LossParts | None]:
     if not kernel_available():
         raise RuntimeError("the fused lifetime kernel is off or could not be built; use the Python path")
     obs, reward_table, next_state = (torch.from_numpy(a) for a in tables)
     k = reward_table.shape[3]
     steps = reward_table.shape[0] - start if steps is None else steps
-    carry = carry or Carry.start(batch, agent.core.hidden_size)
+    carry = carry or Carry.start(batch, agent.core.hidden_size, k)
     gumbel = torch.from_numpy(noise)
     rnn, policy, value = agent.core.rnn, agent.policy, agent.value
     cell = CELLS[type(agent.core)]
@@ -165,7 +174,7 @@ def _run(agent: Agent, tables: Tables, batch: int, noise: np.ndarray, loss_setti
             _workspace(), cell, weights, head_w, head_b, obs, reward_table, next_state, gumbel,
             agent.obs_dim if agent.sees_action else -1, agent.read_col - 1 if agent.sees_reward else -1,
             *loss_settings, learn, not reproducible(), start, steps, carry.h, carry.c, carry.state, carry.action,
-            carry.reward)
+            carry.reward, BONUSES[bonus[0]], float(bonus[1]), carry.counts, carry.earned)
     rollout = Rollout(None, out[0].numpy(), out[1].numpy())
     if not learn:
         return rollout, None

@@ -189,8 +189,8 @@ def compute_gradients(agent: Agent, task: Task, episodes: Episodes, genome: Geno
 
 
 def trains_fused(agent: Agent, task: Task, genome: Genome) -> bool:
-    """The fused kernel trains on the task's own reward: an intrinsic bonus takes the Python path."""
-    return fused.fits(agent, task) and genome["intrinsic"] == "none"
+    """Whether the fused kernel trains this agent (it adds the intrinsic bonus itself)."""
+    return fused.fits(agent, task)
 
 
 def _test(agent: Agent, task: Task, suite: FitnessSuite, seed: int, task_seed: int, result: LifetimeResult) -> None:
@@ -217,8 +217,7 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     task = suite.build_task()
     updates = suite.lifetime.train_env_steps / (batch * task.steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
-    if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular \
-            and genes.get("intrinsic", "none") == "none":
+    if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular:
         core = 0.45  # fused kernel: about twice the Python path's env-steps/s (benchmarks/lifetime_throughput.py)
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 

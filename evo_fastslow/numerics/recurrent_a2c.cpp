@@ -352,12 +352,46 @@ void check(const at::Tensor& t, const char* name) {
               " must be a contiguous float32 CPU tensor");
 }
 
+enum Bonus : int64_t { NO_BONUS = 0, NOVELTY = 1, SURPRISE = 2, INFORMATION = 3 };
+
+// The rewards the loss trains on: the task's plus the intrinsic bonus (lifetime/intrinsic.py), step by
+// step from the episode's per-action counts and reward sums so far (counts [B, k] int64, earned [B, k]
+// float64: carried across the stretches of an episode, zero at its start). The same float64 operations
+// in the same order as intrinsic.bonus's NumPy, so both engines train on the same bits.
+at::Tensor shaped_rewards(const Forward& f, int64_t kind, double weight, int64_t T, int64_t B, int64_t k,
+                          int64_t* counts, double* earned) {
+  auto shaped = at::empty_like(f.rewards);
+  const int64_t* A = f.actions.data_ptr<int64_t>();
+  const float* RW = f.rewards.data_ptr<float>();
+  float* out = shaped.data_ptr<float>();
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t i = t * B + b, a = A[i];
+      const double r = RW[i];
+      const int64_t n = ++counts[b * k + a];  // this action's count, this time included
+      const double sum = (earned[b * k + a] += r);
+      double bonus;
+      if (kind == NOVELTY) {
+        bonus = weight / std::sqrt(static_cast<double>(n));
+      } else {
+        const int64_t seen = n - 1;
+        const double before = sum - r;
+        const double error = std::fabs(r - (seen > 0 ? before / static_cast<double>(seen) : 0.0));
+        bonus = kind == SURPRISE ? weight * error : weight * error / static_cast<double>(n);
+      }
+      out[i] = RW[i] + static_cast<float>(bonus);
+    }
+  return shaped;
+}
+
 // workspace: a float32 tensor kept by the caller across calls, grown here as needed.
 // Runs steps start .. start + steps - 1 of the tables' episodes (all of them: start 0, steps T) from the
 // carry (h, c [B, H], state, action [B] int64, reward [B]), which it leaves where the steps end. Learning
 // on a stretch that ends before the episode does bootstraps the returns from the value one step on.
 // learn = false: acting only -> [actions, rewards].
-// learn = true: [actions, rewards, losses (total, policy, value, entropy) float64, d weights, d head_w, d head_b].
+// learn = true: [actions, rewards, losses (total, policy, value, entropy) float64, d weights, d head_w, d head_b];
+// the loss trains on the rewards plus the intrinsic bonus `bonus_kind` (Bonus) at `bonus_weight`, whose
+// per-action counts and sums the carry (counts, earned [B, k]) holds; the returned rewards are the task's.
 std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const at::Tensor& weights,
                                       const at::Tensor& head_w, const at::Tensor& head_b, const at::Tensor& obs,
                                       const at::Tensor& reward_table, const at::Tensor& next_state,
@@ -365,7 +399,9 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
                                       double discount, double value_cost, double entropy_cost,
                                       double gae_lambda, bool normalize, bool learn, bool native, int64_t start,
                                       int64_t steps, at::Tensor& carry_h, at::Tensor& carry_c,
-                                      at::Tensor& carry_state, at::Tensor& carry_action, at::Tensor& carry_reward) {
+                                      at::Tensor& carry_state, at::Tensor& carry_action, at::Tensor& carry_reward,
+                                      int64_t bonus_kind, double bonus_weight, at::Tensor& carry_counts,
+                                      at::Tensor& carry_earned) {
   for (auto [t, name] : {std::pair{&weights, "weights"}, {&head_w, "head_w"}, {&head_b, "head_b"}, {&obs, "obs"},
                          {&reward_table, "reward_table"}, {&gumbel, "gumbel"}})
     check(*t, name);
@@ -394,6 +430,12 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
   for (auto* t : {&carry_state, &carry_action})
     TORCH_CHECK(t->scalar_type() == at::kLong && t->is_contiguous() && t->dim() == 1 && t->size(0) == B,
                 "carry_state and carry_action: contiguous int64 [B] expected");
+  TORCH_CHECK(bonus_kind >= NO_BONUS && bonus_kind <= INFORMATION, "bonus_kind must be 0 .. 3");
+  TORCH_CHECK(carry_counts.scalar_type() == at::kLong && carry_counts.is_contiguous() &&
+                  carry_earned.scalar_type() == at::kDouble && carry_earned.is_contiguous() &&
+                  carry_counts.sizes() == carry_earned.sizes() && carry_counts.dim() == 2 &&
+                  carry_counts.size(0) == B && carry_counts.size(1) == k,
+              "carry_counts (int64) and carry_earned (float64): contiguous [B, k] expected");
   if (start == 0) carry_state.zero_();  // every episode starts in state 0
   TORCH_CHECK(carry_state.min().item<int64_t>() >= 0 && carry_state.max().item<int64_t>() < S,
               "carry_state must name states 0 .. S-1");
@@ -406,9 +448,12 @@ std::vector<at::Tensor> recurrent_a2c(at::Tensor& workspace, int64_t cell, const
   Forward f = act(carve, static_cast<Cell>(cell), weights, head_w, head_b, obs, reward_table, next_state, gumbel,
                   action_col, reward_col, native, start, steps, carry, bootstrap);
   if (!learn) return {f.actions, f.rewards};
+  if (start == 0) carry_counts.zero_(), carry_earned.zero_();  // an episode's counts start at its start
+  const at::Tensor trained_on = bonus_kind == NO_BONUS ? f.rewards : shaped_rewards(
+      f, bonus_kind, bonus_weight, steps, B, k, carry_counts.data_ptr<int64_t>(), carry_earned.data_ptr<double>());
   auto d_heads = carve.take(f.heads.sizes());
   auto losses = a2c_loss_gradient(f.heads.data_ptr<float>(), f.actions.data_ptr<int64_t>(),
-                                  f.rewards.data_ptr<float>(), steps, B, k, d_heads.data_ptr<float>(), discount,
+                                  trained_on.data_ptr<float>(), steps, B, k, d_heads.data_ptr<float>(), discount,
                                   value_cost, entropy_cost, gae_lambda, normalize,
                                   bootstrap ? f.bootstrap.data_ptr<float>() : nullptr);
   auto grads = backward(carve, static_cast<Cell>(cell), f, d_heads, weights, head_w, native);
@@ -475,7 +520,8 @@ TORCH_LIBRARY_FRAGMENT(evo_fastslow, m) {
         "Tensor reward_table, Tensor next_state, Tensor gumbel, int action_col, int reward_col, float discount, "
         "float value_cost, float entropy_cost, float gae_lambda, bool normalize, bool learn, bool native, int start, "
         "int steps, Tensor(b!) carry_h, Tensor(c!) carry_c, Tensor(d!) carry_state, Tensor(e!) carry_action, "
-        "Tensor(f!) carry_reward) -> Tensor[]",
+        "Tensor(f!) carry_reward, int bonus_kind, float bonus_weight, Tensor(g!) carry_counts, "
+        "Tensor(h!) carry_earned) -> Tensor[]",
         &evo::recurrent_a2c);
   m.def("rnn_forward(int cell, Tensor weights, Tensor x, bool native, Tensor? h0=None, Tensor? c0=None) -> Tensor[]",
         &evo::rnn_forward);

@@ -56,10 +56,14 @@ class ThompsonPolicy(_Counts):
         return self.rng.beta(1.0 + self.successes, 1.0 + self.pulls - self.successes).argmax(axis=1)
 
 
-def independent_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
+Bonus = tuple[str, float]  # an intrinsic bonus (lifetime/intrinsic.py): its kind and weight
+NO_BONUS: Bonus = ("none", 0.0)
+
+
+def independent_two_arm_table(trials: int, discount: float = 1.0, bonus: Bonus = NO_BONUS) -> tuple[np.ndarray, ...]:
     """Bayes-optimal choice (True = arm 1) per trial t, indexed [n0, s0, s1] (n1 = t - n0), for the
-    return discounted by `discount` (1: the task's own, undiscounted, objective)."""
-    return _independent_two_arm(trials, discount)[0]
+    return discounted by `discount` (1: the task's own, undiscounted, objective), plus `bonus` per pull."""
+    return _independent_two_arm(trials, discount, bonus)[0]
 
 
 def correlated_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.ndarray, ...]:
@@ -68,19 +72,40 @@ def correlated_two_arm_table(trials: int, discount: float = 1.0) -> tuple[np.nda
     return _correlated_two_arm(trials, discount)[0]
 
 
-def discounted_ceiling(trials: int, distribution: str, discount: float) -> float:
+def discounted_ceiling(trials: int, distribution: str, discount: float, bonus: Bonus = NO_BONUS) -> float:
     """The expected regret per episode (undiscounted, exact, over the task's prior) of the policy that is
     Bayes-optimal for the return discounted by `discount`: the best an agent trained on that discount can
     reach. 1.0 gives the Bayes-optimal regret; below 1, a myopic agent's floor (why a lifetime's evolved
-    discount bounds its regret)."""
-    solve = _independent_two_arm if distribution == "independent" else _correlated_two_arm
-    return solve(trials, discount)[1]
+    discount bounds its regret). With `bonus` (independent arms), the policy optimal for that return plus
+    an intrinsic bonus: how far a drive to explore can make up for a short discount."""
+    if distribution == "independent":
+        return _independent_two_arm(trials, discount, bonus)[1]
+    if bonus[0] != "none":
+        raise ValueError("a bonus's ceiling is computed for independent arms only")
+    return _correlated_two_arm(trials, discount)[1]
 
 
-@lru_cache(maxsize=4)
-def _independent_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray, ...], float]:
-    """Backward induction over the Beta posteriors: the discounted values decide, the undiscounted expected
-    reward of those decisions is carried beside them. Returns (tables, expected regret)."""
+def _expected_bonus(bonus: Bonus, pulls: np.ndarray, wins: np.ndarray, p: np.ndarray) -> np.ndarray | float:
+    """The posterior expectation of lifetime/intrinsic.py's bonus for pulling an arm pulled `pulls` times
+    with `wins` successes, whose next reward is 1 with probability `p`."""
+    kind, weight = bonus
+    if kind == "none":
+        return 0.0
+    if kind == "novelty":
+        return weight / np.sqrt(pulls + 1.0)
+    mean = np.where(pulls > 0, wins / np.maximum(pulls, 1.0), 0.0)
+    error = p * (1.0 - mean) + (1.0 - p) * mean  # E|r - mean| for r in {0, 1}, mean in [0, 1]
+    if kind == "surprise":
+        return weight * error
+    if kind == "information":
+        return weight * error / (pulls + 1.0)
+    raise ValueError(f"bonus: one of none, novelty, surprise, information; got {kind!r}")
+
+
+@lru_cache(maxsize=8)
+def _independent_two_arm(trials: int, discount: float, bonus: Bonus = NO_BONUS) -> tuple[tuple[np.ndarray, ...], float]:
+    """Backward induction over the Beta posteriors: the discounted values (with the bonus) decide, the
+    undiscounted expected reward of those decisions is carried beside them. Returns (tables, expected regret)."""
     value = np.zeros((trials + 1,) * 3)  # discounted value-to-go after `trials` pulls: 0
     reward = np.zeros_like(value)  # the undiscounted reward-to-go of the same decisions
     tables: list[np.ndarray] = [np.empty(0, bool)] * trials
@@ -93,6 +118,7 @@ def _independent_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray
         win1, lose1 = np.s_[:t + 1, :t + 1, 1:t + 2], np.s_[:t + 1, :t + 1, :t + 1]
         q0 = p0 * (1.0 + discount * value[win0]) + (1.0 - p0) * discount * value[lose0]
         q1 = p1 * (1.0 + discount * value[win1]) + (1.0 - p1) * discount * value[lose1]
+        q0, q1 = q0 + _expected_bonus(bonus, n0, s0, p0), q1 + _expected_bonus(bonus, t - n0, s1, p1)
         pick1 = tables[t] = q1 > q0
         value = np.maximum(q0, q1)
         reward = np.where(pick1, p1 * (1.0 + reward[win1]) + (1.0 - p1) * reward[lose1],
@@ -118,12 +144,13 @@ def _correlated_two_arm(trials: int, discount: float) -> tuple[tuple[np.ndarray,
 
 class BayesOptimalPolicy(_Counts):
     """Exact Bayes-optimal two-armed policy for the uniform prior of the task distribution (for the return
-    discounted by `discount`: 1, the task's own objective, unless asked)."""
+    discounted by `discount`: 1, the task's own objective, unless asked; plus `bonus` per pull, on
+    independent arms)."""
 
-    def __init__(self, trials: int, distribution: str, discount: float = 1.0):
+    def __init__(self, trials: int, distribution: str, discount: float = 1.0, bonus: Bonus = NO_BONUS):
         self.distribution = distribution
         if distribution == "independent":
-            self.table = independent_two_arm_table(trials, discount)
+            self.table = independent_two_arm_table(trials, discount, bonus)
         else:
             self.table = correlated_two_arm_table(trials, discount)
 
