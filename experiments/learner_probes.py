@@ -370,7 +370,7 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", default=[])
     parser.add_argument("--test-episodes", type=int, default=None,
                         help="test every lifetime on this many episodes instead of the suite's: at 2,000 the test "
-                             "set's noise (a standard error of 0.06-0.09 regret) is most of a seed's spread")
+                             "set's noise is most of the spread between seeds")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="a JSON file for every lifetime's figures")
     args = parser.parse_args()
