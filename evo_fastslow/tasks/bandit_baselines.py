@@ -151,6 +151,8 @@ class BayesOptimalPolicy(_Counts):
         self.distribution = distribution
         if distribution == "independent":
             self.table = independent_two_arm_table(trials, discount, bonus)
+        elif bonus[0] != "none":
+            raise ValueError("a policy optimal with a bonus is computed for independent arms only")
         else:
             self.table = correlated_two_arm_table(trials, discount)
 
