@@ -84,8 +84,9 @@ class _PythonStretches:
         self.agent, self.episodes, self.settings, self.rows = agent, episodes, settings, np.arange(batch)
         self.bonus = (genome["intrinsic"], genome["intrinsic_weight"]) if genome is not None else ("none", 0.0)
         self.n_actions = task.n_actions
-        self.actions = np.zeros((task.steps, batch), np.int64)  # the episode so far: what the bonus reads
-        self.rewards = np.zeros((task.steps, batch), np.float32)
+        if self.bonus[0] != "none":  # the episode so far: what the bonus reads
+            self.actions = np.zeros((task.steps, batch), np.int64)
+            self.rewards = np.zeros((task.steps, batch), np.float32)
         self.noise = gumbel_noise(rng, task.steps, batch, task.n_actions)
         self.inputs = np.zeros((task.steps, batch, agent.input_size), np.float32)
         agent.actor().write_inputs(self.inputs[0], episodes.first_obs, None, None, self.rows)
@@ -104,9 +105,9 @@ class _PythonStretches:
             if t + 1 < steps:
                 actor.write_inputs(self.inputs[t + 1], obs, action, reward, self.rows)
         rollout = Rollout(self.inputs[start:stop], actions, rewards)
-        self.actions[start:stop], self.rewards[start:stop] = actions, rewards
         trained_on = rollout
         if self.bonus[0] != "none":  # the loss's rewards only; the rollout keeps the task's
+            self.actions[start:stop], self.rewards[start:stop] = actions, rewards
             extra = intrinsic.bonus(*self.bonus, self.actions[:stop], self.rewards[:stop], self.n_actions)
             trained_on = Rollout(rollout.inputs, actions, rewards + extra[start:stop])
         logits, values, end = self.agent.replay_from(torch.from_numpy(rollout.inputs), self.state)
