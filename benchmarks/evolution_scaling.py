@@ -30,7 +30,7 @@ from rich.table import Table
 
 from evo_fastslow.archive import Archive
 from evo_fastslow.evolution import loop
-from evo_fastslow.evolution.cluster import Job, open_evaluator, warm_up_seconds
+from evo_fastslow.evolution.cluster.evaluator import Job, open_evaluator, warm_up_seconds
 from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.loop import Run
 

@@ -4,7 +4,7 @@ Each of G genomes has a true mean fitness; a trial draws it plus a replicate eff
 genome (the task draw: what common random numbers cancel) plus the genome's own noise, and with a
 small probability the lifetime "never learns" (chance level), as one in five or six lifetimes of the
 reference LSTM did (README). Genomes arrive one at a time and each is decided by the real plan
-(`evolution/selection.py: plan_step`) against all earlier trials; the winner is what `inspect` would
+(`evolution/policy/selection.py: plan_step`) against all earlier trials; the winner is what `inspect` would
 name (highest rung, then mean). Printed per rule: how often the winner is the true best, the winner's
 optimism (selected mean - true mean) and the trials spent, beside single-seed selection.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evo_fastslow.evolution.selection import (Decision, EvaluationConfig, RacingConfig, View, level, mean_at,
+from evo_fastslow.evolution.policy.selection import (Decision, EvaluationConfig, RacingConfig, View, level, mean_at,
                                               plan_step)
 
 SINGLE = EvaluationConfig(max_replicates=1, racing=None, rungs=[1.0])

@@ -87,7 +87,8 @@ def evolve(config: "str | Path | RunConfig", overrides: Overrides | None = None,
 
 def resume(run_dir: str | Path, console: "Console | None" = None) -> "Run":
     """Go on with an interrupted run (a finished one only replays); the same archive as an uninterrupted run."""
-    from evo_fastslow.evolution.loop import Run as Driver, read_run_config
+    from evo_fastslow.evolution.loop import Run as Driver
+    from evo_fastslow.evolution.rundir import read_run_config
 
     found = run_directory(run_dir, "run_dir")
     Driver(read_run_config(found), found, console=console).resume()
@@ -103,7 +104,7 @@ class Run:
     """A run directory: its config, its archive as data, and the analyses the CLI prints."""
 
     def __init__(self, run_dir: str | Path):
-        from evo_fastslow.evolution.loop import read_run_config
+        from evo_fastslow.evolution.rundir import read_run_config
 
         self.dir = Path(run_dir)
         self.config = read_run_config(self.dir)
@@ -222,7 +223,7 @@ def validate(source: str | Path, top: int = 3, seeds: int = 8, front: bool = Fal
 
 def _track_validation(found: Any, report: dict[str, Any]) -> None:
     """A tracked run's trackers get each validated genome's mean, at the run's last generation."""
-    from evo_fastslow.evolution.tracking import tracker_for
+    from evo_fastslow.evolution.rundir import tracker_for
 
     tracker = tracker_for(found.run_dir)
     if tracker is None:

@@ -99,7 +99,7 @@ class Evaluation:
     fingerprint: str = ""  # digest of the worker's numeric fingerprint (numerics/fingerprint.py)
     started_at: float = 0.0   # the worker's clock (Unix seconds) when the evaluation started, 0 if unknown
     finished_at: float = 0.0  # ... and when it ended: utilisation, not results
-    replicates: int = 1       # lifetimes the fitness is the mean of (evolution/selection.py)
+    replicates: int = 1       # lifetimes the fitness is the mean of (evolution/policy/selection.py)
     ci_low: float = math.nan  # 95% t interval of that mean (NaN for one replicate)
     ci_high: float = math.nan
     rung: int = 0             # the budget rung it reached (the last one is the full lifetime)
@@ -191,7 +191,7 @@ class Archive:
              e.fingerprint, e.started_at, e.finished_at, e.replicates, _real(e.ci_low), _real(e.ci_high), e.rung,
              e.decision))
 
-    # --- trials: a genome's lifetimes on the shared replicate pool (evolution/trials.py) -------------
+    # --- trials: a genome's lifetimes on the shared replicate pool (evolution/policy/trials.py) -------------
     def add_trial(self, subject: str, rung: int, replicate: int, genes: dict[str, Any], weights: str,
                   env_steps: int, outcome: dict[str, Any], issuer: int) -> None:
         """`issuer`: the genome whose plan first asked for it (what its env-steps are charged to)."""
@@ -206,7 +206,7 @@ class Archive:
 
     def trials(self) -> dict[Any, dict[str, Any]]:
         """Every finished trial's outcome, by Trial(subject, rung, replicate)."""
-        from evo_fastslow.evolution.selection import Trial
+        from evo_fastslow.evolution.policy.selection import Trial
 
         return {Trial(s, k, r): _json(o, "trials", r, self.path)
                 for s, k, r, o in self.db.execute("SELECT subject, rung, replicate, outcome FROM trials")}
@@ -290,9 +290,9 @@ class Archive:
     def ranked(self, limit: int | None = None, through_generation: int | None = None
                ) -> list[tuple[GenomeRecord, Evaluation]]:
         """Evaluated genomes, best first: successes, then the highest budget rung, survivors of a race before
-        those it stopped, then fitness (ties: earliest); evolution/selection.py: level.
+        those it stopped, then fitness (ties: earliest); evolution/policy/selection.py: level.
 
-        With shared seeds (evolution/selection.py), one row per subject (the same genes and initial
+        With shared seeds (evolution/policy/selection.py), one row per subject (the same genes and initial
         weights): its latest successful evaluation, which rests on every replicate the earlier ones had and
         those it gained since (an elite gains one per survival); an earlier row would rank a one-draw
         fitness the run has since revised. With per-generation seeds each row is its own draw: all kept.

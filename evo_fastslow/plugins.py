@@ -58,7 +58,7 @@ def _version_of(module_name: str) -> str:
     return f"{top} (not an installed distribution)"
 
 
-def _load(group: str, name: str, what: str, allow_import_path: bool = True) -> Any:
+def load_plugin(group: str, name: str, what: str, allow_import_path: bool = True) -> Any:
     """The object a plugin name points to: an import path `module:attribute`, or an entry point."""
     if is_import_path(name):
         if not allow_import_path:
@@ -98,7 +98,7 @@ def load_task(kind: str) -> type:
 
     if kind in TASKS:
         return TASKS[kind]
-    found = _load(TASK_GROUP, kind, "task")
+    found = load_plugin(TASK_GROUP, kind, "task")
     if not (isinstance(found, type) and issubclass(found, Task)):
         raise PluginError(f"task {kind!r}: a subclass of evo_fastslow.tasks.Task, not {found!r}")
     return found
@@ -111,7 +111,7 @@ def load_core(name: str, allow_import_path: bool = True) -> type:
 
     if name in CORES:
         return CORES[name]
-    found = _load(CORE_GROUP, name, "core", allow_import_path)
+    found = load_plugin(CORE_GROUP, name, "core", allow_import_path)
     for method in ("initial_state", "step", "replay"):
         if not callable(getattr(found, method, None)):
             raise PluginError(f"core {name!r}: a torch module with {method}() (see evo_fastslow/plugins.py)")

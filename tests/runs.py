@@ -30,7 +30,7 @@ def evolve(run_dir: Path, *overrides: str, env: dict[str, str] | None = None, ti
 
 
 def snapshot(run_dir: Path) -> list[tuple]:
-    """Every genome with its evaluation, then every trial (evolution/trials.py), without timings."""
+    """Every genome with its evaluation, then every trial (evolution/policy/trials.py), without timings."""
     with Archive(run_dir / "archive.sqlite") as archive:
         return archive.snapshot() + archive.trial_snapshot()
 

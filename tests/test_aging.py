@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from evo_fastslow.archive import Archive
 from evo_fastslow.cli import main
-from evo_fastslow.evolution.aging import AgingEvolution
+from evo_fastslow.evolution.searchers.aging import AgingEvolution, AgingSettings
+from evo_fastslow.evolution.searchers.base import SearchContext
+from evo_fastslow.evolution.searchers.check import drive
 from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
-from evo_fastslow.evolution.searchers import SearcherConfig
-from evo_fastslow.evolution.steady import decided_when_proposed
+from evo_fastslow.evolution.drivers.steady import decided_when_proposed, ready
 from evo_fastslow.genome import SEARCH_SPACE
 from runs import RACING, kill_after_evaluations
 
@@ -52,9 +53,8 @@ def test_a_plan_sees_only_genomes_decided_whenever_it_may_open(popsize, lag, ind
     """With trials, plan i opens as soon as the searcher is ready for proposal i. Whatever it sees must be
     decided by then, or what it decides would depend on which trials happened to arrive first. (The
     initial population opens without waiting: CI once caught two workers giving another archive.)"""
-    searcher = AgingEvolution(SEARCH_SPACE, SearcherConfig(name="aging", lag=lag), popsize, 0, [])
     contiguous = min(contiguous, index)  # results 0 .. contiguous - 1 are in; later ones are not proposed yet
-    if searcher.ready(index, contiguous):
+    if ready(index, contiguous, popsize, lag):
         visible = decided_when_proposed(index, popsize, lag)
         assert all(j < contiguous for j in range(index) if visible(j, 0))
 
@@ -102,19 +102,16 @@ def test_aging_selects_the_best_of_its_sample_from_the_lagged_window():
     is the best of its sample, drawn only from indices i - lag - P + 1 .. i - lag; and the population
     improves."""
     space = SEARCH_SPACE.restrict(ranges={"hidden_size": (8, 256)})
-    config = SearcherConfig(name="aging", tournament_size=3, lag=3, mutation_rate=0.3)
-    searcher = AgingEvolution(space, config, popsize=10, seed=1, seeds=[])
-    genomes, fitness = {}, {}
-    for i in range(300):
-        if not searcher.ready(i, len(fitness)):
-            raise AssertionError("with every earlier result in, a proposal is always ready")
-        candidate = searcher.propose(i, genomes.__getitem__, fitness.__getitem__)
-        if i >= 10:
-            (parent,) = candidate.parents
-            assert i - 3 - 10 < parent <= i - 3
-        genomes[i], fitness[i] = candidate.genome, float(candidate.genome["hidden_size"])
-    assert not searcher.ready(20, 16)  # result 17 = 20 - lag is not in: wait
-    first, last = [fitness[i] for i in range(10)], [fitness[i] for i in range(290, 300)]
+    config = AgingSettings(name="aging", tournament_size=3, lag=3, mutation_rate=0.3)
+    searcher = AgingEvolution(config, SearchContext(space, 10, 30, 1, []))
+    done = drive(searcher, searcher.context, lambda genome: float(genome["hidden_size"]), 300)
+    for i, (candidate, _) in enumerate(done[10:], start=10):
+        (parent,) = candidate.parents
+        assert i - 3 - 10 < parent <= i - 3
+    assert all(ready(i, i, 10, 3) for i in range(300))  # with every earlier result in, a proposal is ready
+    assert not ready(20, 16, 10, 3)  # result 17 = 20 - lag is not in: wait
+    fitness = [v for _, v in done]
+    first, last = fitness[:10], fitness[290:]
     assert sum(last) / 10 > 2 * sum(first) / 10
 
 

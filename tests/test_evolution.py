@@ -143,8 +143,9 @@ def test_raised_and_diverged_evaluations_are_recorded_and_the_run_goes_on(tmp_pa
     assert all(e.status == "error" and "boom in user code" in e.reason and e.fitness == WORST_FITNESS
                for e in by_core["feedforward"])
     assert all(e.status == "ok" for e in by_core["lstm"])
-    best = max(by_core["lstm"], key=run.value)  # the progress bar's best: successes only, ranked as searchers do
-    assert run.value(run.best_so_far) == run.value(best) and run.best_so_far.status == "ok"
+    best = max(by_core["lstm"], key=run.context.value)  # the progress bar's best: successes only, ranked as searchers do
+    context = run.context
+    assert context.value(context.best_so_far) == context.value(best) and context.best_so_far.status == "ok"
 
 
 def _crash(genes, suites, seed, task_seed, timeout):
@@ -177,7 +178,7 @@ def test_a_wall_clock_timeout_is_recorded_as_machine_dependent(tmp_path, capsys)
 
     run = Run(_config(tmp_path, "generations=1", "cluster.evaluation_timeout=1e-9"), tmp_path / "run")
     run.start()
-    assert run.best_text() == "-"  # the progress bar's "best so far": no success, no best
+    assert run.context.best_text() == "-"  # the progress bar's "best so far": no success, no best
     with Archive(tmp_path / "run" / "archive.sqlite") as archive:
         evaluations = archive.evaluations()
     assert len(evaluations) == 4
@@ -191,7 +192,7 @@ def test_a_wall_clock_timeout_is_recorded_as_machine_dependent(tmp_path, capsys)
 
 @pytest.mark.parametrize("searcher", ["cmaes", "snes"])
 def test_evotorch_searchers_run_deterministically(tmp_path, searcher):
-    config = _config(tmp_path, f"searcher.name={searcher}", "searcher.elites=0")
+    config = _config(tmp_path, f"searcher.name={searcher}")
     first = _run(config, tmp_path / "a")
     assert first == _run(config, tmp_path / "b")
     assert {row[4] for row in first} == {"sampled"} and len(first) == 8

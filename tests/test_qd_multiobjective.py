@@ -16,7 +16,7 @@ from evo_fastslow.cli import main
 from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
-from evo_fastslow.evolution.multiobjective import parameter_cost, pareto_front
+from evo_fastslow.evolution.searchers.nsga2 import parameter_cost, pareto_front
 from evo_fastslow.genome import load_genomes
 from runs import kill_after_evaluations
 
@@ -179,7 +179,7 @@ def test_descriptors_from_genes_and_from_measured_outcomes():
     """A categorical gene has a bin per choice, a numeric gene `bins` over its range, a metric `bins`
     over [low, high] on a log axis (values outside land in the edge cells)."""
     from evo_fastslow.archive import Evaluation
-    from evo_fastslow.evolution.descriptors import Descriptor, DescriptorSpace
+    from evo_fastslow.evolution.searchers.descriptors import Descriptor, DescriptorSpace
     from evo_fastslow.genome import SEARCH_SPACE
 
     grid = DescriptorSpace(SEARCH_SPACE, (Descriptor(gene="core"), Descriptor(gene="hidden_size", bins=4),

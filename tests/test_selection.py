@@ -1,4 +1,4 @@
-"""Selection under noise (evolution/selection.py): the racing rule and successive halving against a
+"""Selection under noise (evolution/policy/selection.py): the racing rule and successive halving against a
 synthetic objective with known means, the rules one by one, and the evaluation config's errors."""
 
 import sys
@@ -8,7 +8,7 @@ import pytest
 
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import load_config
-from evo_fastslow.evolution.selection import (Decision, EvaluationConfig, RacingConfig, Trial, View, loses, plan_step,
+from evo_fastslow.evolution.policy.selection import (Decision, EvaluationConfig, RacingConfig, Trial, View, loses, plan_step,
                                               promoted, selection_value)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dask
 
-from evo_fastslow.evolution.cluster import ClusterConfig
-from evo_fastslow.evolution.jobqueue import server_security
+from evo_fastslow.evolution.cluster.config import ClusterConfig
+from evo_fastslow.evolution.cluster.jobqueue import server_security
 from runs import evolve, snapshot
 from slurm_localhost import slurm
 

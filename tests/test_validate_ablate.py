@@ -11,7 +11,7 @@ from evo_fastslow.analysis.ablate import gene_importance
 from evo_fastslow.analysis.replicates import Study, run_replicates, summary
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.cli import main
-from evo_fastslow.evolution.cluster import ClusterConfig
+from evo_fastslow.evolution.cluster.config import ClusterConfig
 from evo_fastslow.genome import SEARCH_SPACE
 from evo_fastslow.seeds import numpy_generator
 from runs import TINY

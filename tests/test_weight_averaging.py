@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evo_fastslow.errors import InputError
-from evo_fastslow.evolution.trials import subject_key
+from evo_fastslow.evolution.policy.trials import subject_key
 from evo_fastslow.genome import LATER_GENES, SEARCH_SPACE, identity_genes
 from evo_fastslow.lifetime import run_lifetime
 from evo_fastslow.lifetime.averaging import WeightAverage

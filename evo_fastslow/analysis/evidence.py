@@ -1,4 +1,4 @@
-"""How much evidence a run's selection rests on (evolution/selection.py): genomes per rung and decision,
+"""How much evidence a run's selection rests on (evolution/policy/selection.py): genomes per rung and decision,
 env-steps spent against one full lifetime per genome, and how sure the incumbent is the best of its peers."""
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def _one_run(config: Any, run_dir: Path, experiment: Experiment, workers: int | 
              console: Console) -> dict[str, Any]:
     from evo_fastslow.analysis.sources import open_source
     from evo_fastslow.analysis.validate import validate
-    from evo_fastslow.evolution.loop import ARCHIVE_FILE, Run
+    from evo_fastslow.evolution.loop import Run
+    from evo_fastslow.evolution.rundir import ARCHIVE_FILE
 
     run = Run(config, run_dir, console=console)
     if (run_dir / ARCHIVE_FILE).is_file():

@@ -9,7 +9,7 @@ import numpy as np
 from rich.table import Table
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
-from evo_fastslow.evolution.multiobjective import pareto_front
+from evo_fastslow.evolution.searchers.nsga2 import pareto_front
 
 
 def parameters(evaluation: Evaluation) -> float | None:

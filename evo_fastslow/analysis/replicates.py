@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from evo_fastslow.analysis.statistics import Interval, mean_interval
 from evo_fastslow.archive import Archive
 from evo_fastslow.console import LogProgress
-from evo_fastslow.evolution.cluster import ClusterConfig, Job, open_evaluator
+from evo_fastslow.evolution.cluster.config import ClusterConfig
+from evo_fastslow.evolution.cluster.evaluator import Job, open_evaluator
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.seeds import derive_seed

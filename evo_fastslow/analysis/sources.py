@@ -10,7 +10,7 @@ from typing import Any
 from evo_fastslow.analysis.replicates import Study
 from evo_fastslow.archive import Archive, GenomeRecord
 from evo_fastslow.errors import InputError, run_directory
-from evo_fastslow.evolution.cluster import ClusterConfig
+from evo_fastslow.evolution.cluster.config import ClusterConfig
 from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER
 from evo_fastslow.genome import SEARCH_SPACE, SearchSpace, load_genome, load_genomes
 from evo_fastslow.suite import load_suite
@@ -74,7 +74,7 @@ def open_source(path: str, suite_files: list[str] | None, seed: int | None, work
     run_dir = Path(path)
     override = None if workers is None else ClusterConfig(workers=workers)
     if run_dir.is_dir():
-        from evo_fastslow.evolution.loop import read_run_config
+        from evo_fastslow.evolution.rundir import read_run_config
 
         run_directory(run_dir)
         config = read_run_config(run_dir)

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
-from evo_fastslow.evolution.cluster import ClusterConfig
+from evo_fastslow.evolution.cluster.config import ClusterConfig
 from evo_fastslow.errors import ConfigWarning, InputError, input_file, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
-from evo_fastslow.evolution.searchers import SearcherConfig
-from evo_fastslow.evolution.selection import EvaluationConfig
+from evo_fastslow.evolution.searchers.base import SearcherSettings
+from evo_fastslow.evolution.searchers.ga import GASettings
+from evo_fastslow.evolution.searchers.registry import SearcherConfigError, settings_of
+from evo_fastslow.evolution.policy.selection import EvaluationConfig
 from evo_fastslow.evolution.tracking import TrackingConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
 from evo_fastslow.suite import FitnessSuite, load_suite
@@ -91,9 +93,12 @@ class RunConfig(_Strict):
     budget: BudgetConfig = BudgetConfig()
     population: int = Field(ge=2, description="genomes per generation")
     generations: int = Field(ge=1)
-    searcher: SearcherConfig = SearcherConfig()
+    searcher: SerializeAsAny[SearcherSettings] = Field(
+        GASettings(name="ga"), description="how genomes are proposed: `name` (a shipped searcher, an import path "
+        "module:Class or an entry point of evo_fastslow.searchers) and that searcher's own fields "
+        "(evolution/searchers/)")
     evaluation: EvaluationConfig = Field(EvaluationConfig(), description="how much evidence a fitness rests on: "
-                                         "replicates on shared seeds, racing, budget rungs (evolution/selection.py)")
+                                         "replicates on shared seeds, racing, budget rungs (evolution/policy/selection.py)")
     search_space: SearchSpaceConfig = SearchSpaceConfig()
     seed_population: str | None = Field(None, description="genome file whose genomes start the search")
     inheritance: InheritanceConfig = Field(InheritanceConfig(), description="what a child inherits besides genes: "
@@ -116,25 +121,17 @@ class RunConfig(_Strict):
                 raise ValueError(f"embedded_suites[{i}].{_field(first['loc'])}: {first['msg']}") from None
         return self
 
-    @model_validator(mode="after")
-    def _elites_fit(self) -> "RunConfig":
-        if self.searcher.name == "ga" and self.searcher.elites >= self.population:
-            raise ValueError("searcher.elites must be smaller than population")
-        if self.searcher.name == "aging" and self.searcher.lag > self.population:
-            raise ValueError("searcher.lag must be at most population (a proposal's population is the last "
-                             "`population` results up to index i - lag)")
-        if self.inheritance.mode != "darwinian" and self.searcher.name in ("cmaes", "snes"):
-            raise ValueError(f"inheritance: darwinian with searcher {self.searcher.name} (its samples have no "
-                             f"parent to inherit weights from); {self.inheritance.mode} needs ga, aging, map-elites "
-                             "or nsga2")
-        if self.searcher.name == "map-elites" and len(self.evaluation.rungs) > 1:
-            raise ValueError("evaluation.rungs: [1.0] with searcher map-elites (promotion ranks a genome against "
-                             "the whole rung, which would keep the map's weaker cells empty; replicates and racing "
-                             "apply)")
-        if self.searcher.name == "map-elites":
-            from evo_fastslow.evolution.descriptors import DEFAULT_DESCRIPTORS, DescriptorSpace
+    @field_validator("searcher", mode="before")
+    @classmethod
+    def _searcher_by_name(cls, data: Any) -> SearcherSettings:
+        try:
+            return settings_of(data)
+        except SearcherConfigError as err:
+            raise ValueError(f"searcher.{err.field}: {err.message}") from None
 
-            DescriptorSpace(self.space(), tuple(self.searcher.descriptors) or DEFAULT_DESCRIPTORS)  # names a bad gene
+    @model_validator(mode="after")
+    def _searcher_fits(self) -> "RunConfig":
+        self.searcher.check(self)
         return self
 
     def space(self) -> SearchSpace:
@@ -203,11 +200,16 @@ def _resolve(path: str, config_path: str) -> Path:
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
-    """`key.path=value`, value parsed as YAML (so numbers, booleans and lists keep their types)."""
+    """`key.path=value`, value parsed as YAML (so numbers, booleans and lists keep their types).
+    `searcher.name=X` naming another searcher than the section does starts the section afresh (each
+    searcher has its own fields); later `searcher.*` overrides then set X's fields."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
         raise InputError("--set", assignment, "key.path=value")
     *parents, leaf = key.split(".")
+    if key == "searcher.name" and isinstance(data.get("searcher"), dict) \
+            and data["searcher"].get("name", "ga") != yaml.safe_load(raw):
+        data["searcher"] = {}  # another searcher: the file's settings were the other one's
     node = data
     for part in parents:
         node = node.setdefault(part, {})
@@ -223,6 +225,11 @@ def _field(loc: tuple[Any, ...]) -> str:
 def validate_config(data: Any, source: str) -> RunConfig:
     if not isinstance(data, dict):
         raise InputError(source, "(top level)", "a mapping of run settings")
+    try:
+        if "searcher" in data:  # first, so that an error names the searcher's own field
+            data = {**data, "searcher": settings_of(data["searcher"])}
+    except SearcherConfigError as err:
+        raise InputError(source, f"searcher.{err.field}", err.message) from None
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:

@@ -213,13 +213,3 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(value, f"{prefix}{key}."))
         return out
     return {prefix.rstrip("."): json.dumps(data) if isinstance(data, (list, tuple)) else data}
-
-
-def tracker_for(run_dir: Path) -> Tracker | None:
-    """The tracker of a finished run (for `validate`), or None if its config names none."""
-    from evo_fastslow.evolution.loop import read_run_config
-
-    config = read_run_config(run_dir)
-    if config.tracking is None or (config.tracking.tensorboard is None and config.tracking.mlflow is None):
-        return None
-    return Tracker(config.tracking, run_dir, config.name, str(run_dir / "config.yaml"))

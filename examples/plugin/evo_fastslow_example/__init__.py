@@ -1,1 +1,2 @@
-"""An evo-fastslow plugin: `ReversalBandit` (a task) and `LeakyRNNCore` (a core with its own gene, `leak`)."""
+"""An evo-fastslow plugin: `ReversalBandit` (a task), `LeakyRNNCore` (a core with its own gene, `leak`)
+and `CrossEntropy` (a searcher)."""

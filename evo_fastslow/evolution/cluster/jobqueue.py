@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evo_fastslow.evolution.cluster import ClusterConfig, TLSFiles
+from evo_fastslow.evolution.cluster.config import ClusterConfig, TLSFiles
 
 
 def client_security(config: ClusterConfig) -> Any:

@@ -1,5 +1,5 @@
 """What a quality-diversity map is indexed by: descriptors from the config, and how a genome and its
-evaluation become a point of the grid (evolution/qd.py)."""
+evaluation become a point of the grid (evolution/searchers/map_elites.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from evo_fastslow.archive import Evaluation
 from evo_fastslow.genes import Bool, Categorical
 from evo_fastslow.genome import SearchSpace
 
@@ -73,7 +72,8 @@ class DescriptorSpace:
             self.ranges.append((low, high))
             self.labels.append([f"{_short(a)}-{_short(b)}" for a, b in zip(edges[:-1], edges[1:])])
 
-    def measures(self, genome: dict[str, Any], evaluation: Evaluation) -> np.ndarray:
+    def measures(self, genome: dict[str, Any], evaluation: Any) -> np.ndarray:
+        """`evaluation`: anything with the lifetime's `metrics` per suite (a Result, an archived Evaluation)."""
         values = []
         for d, (low, high) in zip(self.descriptors, self.ranges):
             gene = self.space.genes.get(d.gene) if d.gene else None

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
-from evo_fastslow.evolution.searchers import Candidate, EvaluateFn, IdOf, SearcherConfig, breed
-from evo_fastslow.genome import Genome, SearchSpace
+from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, initial_population
+from evo_fastslow.evolution.searchers.ga import BreedingSettings, breed
+from evo_fastslow.genome import Genome
 from evo_fastslow.seeds import derive_seed
 
 Member = tuple[int, Genome, float, float]  # (genome id, genome, fitness, cost)
@@ -58,31 +60,33 @@ def parameter_cost(suites: list[Any]) -> Callable[[Genome], float]:
     return lambda genome: cost(json.dumps(dict(genome.genes), sort_keys=True))
 
 
+class NSGA2Settings(BreedingSettings):
+    cost: Literal["parameters"] = Field("parameters", description="the second objective, minimised: the agent's "
+                                        "parameter count (deterministic, unlike wall time)")
+
+
 class NSGA2:
-    def __init__(self, space: SearchSpace, config: SearcherConfig, popsize: int, seed: int, seeds: list[Genome],
-                 id_of: IdOf, cost_of: Callable[[Genome], float]):
-        self.space, self.config, self.popsize, self.seed = space, config, popsize, seed
-        self.seeds, self.id_of, self.cost_of = seeds[:popsize], id_of, cost_of
+    style: ClassVar[str] = "generational"
+    Config: ClassVar[type] = NSGA2Settings
+
+    def __init__(self, config: NSGA2Settings, context: SearchContext):
+        self.config, self.context = config, context
+        self.cost_of = parameter_cost(context.suites)
         self.population: list[Member] = []
         self.rank, self.crowding = np.zeros(0, int), np.zeros(0)
 
-    def step(self, generation: int, evaluate: EvaluateFn) -> None:
-        rng = np.random.default_rng(derive_seed(self.seed, "nsga2", generation))
-        candidates = self._initial(rng) if generation == 0 else self._offspring(rng)
-        fitnesses = evaluate(candidates)
-        new = [(self.id_of(generation, i), c.genome, f, self.cost_of(c.genome))
-               for i, (c, f) in enumerate(zip(candidates, fitnesses))]
-        self._survive(self.population + new)
+    def ask(self, generation: int) -> list[Candidate]:
+        rng = np.random.default_rng(derive_seed(self.context.seed, "nsga2", generation))
+        return initial_population(self.context, rng) if generation == 0 else self._offspring(rng)
 
-    def _initial(self, rng: np.random.Generator) -> list[Candidate]:
-        seeded = [Candidate(g, "seeded", ()) for g in self.seeds]
-        return seeded + [Candidate(self.space.decode(rng.random(len(self.space))), "random", ())
-                         for _ in range(self.popsize - len(seeded))]
+    def tell(self, generation: int, results: list[Result]) -> None:
+        new = [(r.index, r.genome, r.value, self.cost_of(r.genome)) for r in results]
+        self._survive(self.population + new)
 
     def _survive(self, pool: list[Member]) -> None:
         """Keep the best `popsize`: by front, then by crowding distance (ties: the older genome)."""
         rank, crowding = front_ranks(np.array([m[2] for m in pool]), np.array([m[3] for m in pool]))
-        order = sorted(range(len(pool)), key=lambda i: (rank[i], -crowding[i], pool[i][0]))[:self.popsize]
+        order = sorted(range(len(pool)), key=lambda i: (rank[i], -crowding[i], pool[i][0]))[:self.context.popsize]
         self.population = [pool[i] for i in order]
         self.rank, self.crowding = front_ranks(np.array([m[2] for m in self.population]),
                                                np.array([m[3] for m in self.population]))
@@ -93,4 +97,5 @@ class NSGA2:
         return self.population[min(a, b, key=key)]
 
     def _offspring(self, rng: np.random.Generator) -> list[Candidate]:
-        return [breed(self.space, self.config, rng, lambda: self._tournament(rng)) for _ in range(self.popsize)]
+        return [breed(self.context.space, self.config, rng, lambda: self._tournament(rng))
+                for _ in range(self.context.popsize)]

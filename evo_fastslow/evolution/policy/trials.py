@@ -1,4 +1,4 @@
-"""The trials of a run (evolution/selection.py): their seeds and budgets, their outcomes, who asked first,
+"""The trials of a run (evolution/policy/selection.py): their seeds and budgets, their outcomes, who asked first,
 and how a genome's finished plan becomes its archived evaluation.
 
 A trial's outcome depends only on its subject (genes and initial weights), rung and replicate, so it is
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
-from evo_fastslow.evolution.cluster import Job
-from evo_fastslow.evolution.selection import (Decision, EvaluationConfig, Trial, View, interval, plan_step,
+from evo_fastslow.evolution.cluster.evaluator import Job
+from evo_fastslow.evolution.policy.selection import (Decision, EvaluationConfig, Trial, View, interval, plan_step,
                                               replicates_at)
 from evo_fastslow.genome import identity_genes
 from evo_fastslow.lifetime import expected_cost

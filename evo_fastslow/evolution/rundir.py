@@ -1,0 +1,97 @@
+"""A run directory's files: its resolved config, its checkpoint, and how a run made by an older
+version is read. (The archive itself is evo_fastslow/archive.py.)
+
+Resume without pickles: a run directory holds its resolved config, its archive and a checkpoint (the last
+finished generation and a digest of it); `resume` rebuilds the searcher by replaying the finished
+generations with the fitnesses the archive holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evo_fastslow.archive import GenomeRecord
+from evo_fastslow.errors import InputError
+from evo_fastslow.evolution.config import RunConfig, load_plugin_cores, validate_config
+from evo_fastslow.evolution.policy.selection import LEGACY
+from evo_fastslow.evolution.searchers.registry import legacy_settings
+from evo_fastslow.evolution.tracking import Tracker
+
+CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def digest(records: list[GenomeRecord], fitnesses: list[float]) -> str:
+    payload = [(r.id, r.genes, r.origin, r.parents, f) for r, f in zip(records, fitnesses)]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config as an older version wrote it, read as this one would have written it: without
+    `evaluation:`, one lifetime per genome; a flat `searcher:` bag, only the named searcher's fields."""
+    data.setdefault("evaluation", LEGACY)
+    if "searcher" in data:
+        data["searcher"] = legacy_settings(data["searcher"])
+    return data
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(str(run_dir), CONFIG_FILE, "a run directory made by `evo-fastslow evolve`")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(str(path), "YAML", f"the run's resolved config, valid YAML ({type(err).__name__})") from None
+    if isinstance(data, dict):
+        upgrade(data)
+        load_plugin_cores(data, str(path))
+    return validate_config(data, str(path))
+
+
+def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two config dumps differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [path for key in sorted(set(old) | set(new), key=str)
+                for path in changed_fields(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def value_at(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The last finished generation and its digest, or None before the first one finished."""
+    path = run_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        checkpoint = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(str(path), "JSON", "a checkpoint written by evo-fastslow (delete it to replay "
+                         "from the archive's first generation)") from None
+    if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("generation"), int)
+            and checkpoint["generation"] >= 0 and isinstance(checkpoint.get("digest"), str)):
+        raise InputError(str(path), "generation, digest", "a non-negative integer and a digest string")
+    return checkpoint
+
+
+def tracker_for(run_dir: Path) -> Tracker | None:
+    """The tracker of a finished run (for `validate`), or None if its config names none."""
+    config = read_run_config(run_dir)
+    if config.tracking is None or (config.tracking.tensorboard is None and config.tracking.mlflow is None):
+        return None
+    return Tracker(config.tracking, run_dir, config.name, str(run_dir / "config.yaml"))
