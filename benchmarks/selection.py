@@ -47,6 +47,13 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     "rungs + racing (the default before)": ("combination", ["evaluation.max_replicates=4", *RACE]),
     "rungs, replicates on survival 1 -> 3 (default)": ("survival-3", []),
     "random search (best of N)": ("random", LEGACY),  # one generation of every genome the budget pays for
+    # searchers inside the harness (evolution/searchers/): Optuna's TPE with the default evaluation policy and
+    # with one lifetime per trial (as outside it), nevergrad's TwoPointsDE and NGOpt; budget: the asks the
+    # env-steps pay for at the default policy's rung cost (about 0.6 full lifetimes per genome)
+    "tpe in the harness (default evaluation)": ("tpe-harness", ["searcher={name: tpe}"]),
+    "tpe in the harness, one lifetime per trial": ("tpe-harness-single", ["searcher={name: tpe}", *LEGACY]),
+    "de (nevergrad TwoPointsDE, default evaluation)": ("de", ["searcher={name: de, budget: 110}"]),
+    "ngopt (nevergrad NGOpt, default evaluation)": ("ngopt", ["searcher={name: ngopt, budget: 110}"]),
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
     "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2", *RACE]),
@@ -174,6 +181,16 @@ def validated(source_path: str, candidate: Candidate, suites: list[str] | None, 
         return validate(source, [candidate], seeds, console)["genomes"][0]["validated_fitness"]["mean"]
 
 
+def take_summary(path: Path, out: Path, arms: dict[str, tuple[str, list[str]]]) -> None:
+    """Per-seed figures of a summary written before (list position i is run seed i), where none are yet."""
+    for name, runs in json.loads(path.read_text()).items():
+        for seed, result in enumerate(runs):
+            done = out / arms[name][0] / f"seed-{seed}.json"
+            if not done.is_file():
+                done.parent.mkdir(parents=True, exist_ok=True)
+                done.write_text(json.dumps(result, default=float))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/bandits.yaml")
@@ -189,8 +206,12 @@ def main() -> None:
                         "arms' winners again from their archives (after a change to how a run names its best)")
     parser.add_argument("--only", nargs="+", metavar="FOLDER", help="run only these arms (by folder, e.g. "
                         "survival-3); the others are shown where measured already")
+    parser.add_argument("--from-summary", metavar="FILE", help="a summary.json this command wrote before, with run "
+                        "seeds 0, 1, ...: its arms' per-seed figures are taken instead of running them again")
     args = parser.parse_args()
     console, out = Console(stderr=True), Path(args.out)
+    if args.from_summary:
+        take_summary(Path(args.from_summary), out, {**ARMS, **CANDIDATES, "Optuna TPE": ("tpe", [])})
     base = load_config(args.config, [*args.set, *LEGACY])
     generations = args.generations or base.generations
     budget = base.population * generations * sum(s.lifetime.train_env_steps for s in base.fitness_suites())
