@@ -268,7 +268,7 @@ def main() -> None:
                 args.workers, console)
         done.write_text(json.dumps(result, default=float))
         results.setdefault("Optuna TPE", []).append(result)
-    target = float(np.mean([r["validated"] for r in results["single-seed GA"]]))
+    target = float(np.mean([r["validated"] for r in results.get("single-seed GA", [])] or [np.nan]))
     print(f"budget {budget / 1e6:.0f}M env-steps per run; target (single-seed GA's validated fitness) {target:.3f}")
     print(f"{'arm':48s} {'validated':>22s} {'optimism':>22s} {'meta-RL, last':>13s} {'selection ≥ target':>18s} "
           f"{'validated at 1/3':>22s} {'≥ target':>8s} {'env-steps':>10s}")

@@ -76,6 +76,15 @@ CREATE TABLE IF NOT EXISTS generations (
 
 
 @dataclass(frozen=True)
+class Trial:
+    """One lifetime of a genome: `subject` names its genes and initial weights (evolution/policy/trials.py),
+    trained for the budget fraction of `rung`, on the seeds of `replicate` (the same for every genome)."""
+    subject: str
+    rung: int
+    replicate: int
+
+
+@dataclass(frozen=True)
 class GenomeRecord:
     id: int
     generation: int
@@ -204,10 +213,8 @@ class Archive:
         return dict(self.db.execute("SELECT issuer / ?, SUM(env_steps) FROM trials GROUP BY issuer / ?",
                                     (population, population)).fetchall())
 
-    def trials(self) -> dict[Any, dict[str, Any]]:
+    def trials(self) -> dict[Trial, dict[str, Any]]:
         """Every finished trial's outcome, by Trial(subject, rung, replicate)."""
-        from evo_fastslow.evolution.policy.selection import Trial
-
         return {Trial(s, k, r): _json(o, "trials", r, self.path)
                 for s, k, r, o in self.db.execute("SELECT subject, rung, replicate, outcome FROM trials")}
 

@@ -285,7 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--workers", type=int, help="validate on a LocalCluster of this many workers (0: "
                             "in-process) instead of each run's cluster")
     experiment.set_defaults(run=_experiment)
+    searchers = commands.add_parser("searchers", help="the searchers a run config can name, with their settings")
+    searchers.add_argument("names", nargs="*", help="only these (default: shipped and installed)")
+    searchers.set_defaults(run=_searchers)
     return parser
+
+
+def _searchers(args: argparse.Namespace) -> int:
+    from evo_fastslow.evolution.searchers.registry import reference
+
+    print(reference(args.names or None))
+    return 0
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:

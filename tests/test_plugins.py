@@ -74,6 +74,44 @@ def test_plugin_task_and_core_evolve_in_process_and_on_real_workers_alike(tmp_pa
     assert snapshot(tmp_path / "remote") == reference
 
 
+def test_a_plugin_searcher_evolves_by_import_path_entry_point_and_on_real_workers_alike(tmp_path, installed):
+    """The example's CrossEntropy searcher (written against evolution/searchers/base.py), named by import path
+    and by its entry point `cem`: one archive in-process and on 2 real `dask worker` processes; its name and
+    version in the archive."""
+    config = _config(tmp_path, "reversal-entry-point.yaml")
+    by_path = _evolve(config, tmp_path / "by-path", installed, "cluster.workers=0",
+                      "searcher={name: 'evo_fastslow_example.searchers:CrossEntropy', elite_share: 0.5}")
+    assert by_path.returncode == 0, by_path.stderr
+    by_entry = _evolve(config, tmp_path / "by-entry", installed, "cluster.workers=0",
+                       "searcher={name: cem, elite_share: 0.5}")
+    assert by_entry.returncode == 0, by_entry.stderr
+    reference = snapshot(tmp_path / "by-path")
+    assert reference == snapshot(tmp_path / "by-entry")
+    assert {row[4] for row in reference if len(row) == 19} == {"sampled"}
+    from evo_fastslow.archive import Archive
+
+    with Archive(tmp_path / "by-entry" / "archive.sqlite") as archive:
+        assert archive.meta("searcher") == {"name": "cem", "class": "evo_fastslow_example.searchers:CrossEntropy",
+                                            "version": "evo-fastslow-example 0.1.0"}
+    with dask_processes(tmp_path / "cluster", [{"PYTHONPATH": installed["PYTHONPATH"]}] * 2) as address:
+        remote = _evolve(config, tmp_path / "remote", installed, f"cluster.address={address}",
+                         "searcher={name: cem, elite_share: 0.5}")
+    assert remote.returncode == 0, remote.stderr
+    assert snapshot(tmp_path / "remote") == reference
+
+
+def test_a_resumed_run_without_its_plugin_searcher_is_named(tmp_path, installed):
+    run = tmp_path / "run"
+    proc = _evolve(ROOT / "configs" / "quickstart.yaml", run, installed, "cluster.workers=0", "generations=1",
+                   "searcher={name: cem}")
+    assert proc.returncode == 0, proc.stderr
+    without = {k: v for k, v in installed.items() if k != "PYTHONPATH"}  # the plugin is gone
+    resumed = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "resume", str(run)], capture_output=True,
+                             text=True, env=without, timeout=300)
+    assert resumed.returncode == 2 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert f"{run / 'config.yaml'}: searcher.name: searcher 'cem'" in resumed.stderr, resumed.stderr
+
+
 def test_a_worker_without_the_plugin_is_named(tmp_path, installed):
     with dask_processes(tmp_path / "cluster", [{"PYTHONPATH": installed["PYTHONPATH"]}, {"PYTHONPATH": ""}]) as address:
         proc = _evolve(_config(tmp_path, "reversal-entry-point.yaml"), tmp_path / "run", installed,

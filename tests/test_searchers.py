@@ -165,3 +165,10 @@ def test_a_run_directory_made_before_searcher_plugins_resumes_as_a_new_run_would
             "searcher.elites=1" if searcher == "ga" else "searcher={name: aging, lag: 2}"]
     Run(load_config(ROOT / "configs" / "quickstart.yaml", sets), tmp_path / "new").start()
     assert snapshot(old) == snapshot(tmp_path / "new") and len(snapshot(old)) > 9
+
+
+def test_the_docs_searcher_reference_is_generated_from_the_settings():
+    """docs/searchers.md is `evo-fastslow searchers`' output: regenerate it when a searcher's fields change."""
+    from evo_fastslow.evolution.searchers.registry import reference
+
+    assert (ROOT / "docs" / "searchers.md").read_text().rstrip().endswith(reference(list(SHIPPED)).rstrip())

@@ -13,12 +13,12 @@ from typing import Any
 
 from rich.console import Console
 
-from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
+from evo_fastslow.archive import Archive, Evaluation, GenomeRecord, Trial
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.cluster.evaluator import Evaluator, Job
 from evo_fastslow.evolution.config import RunConfig
 from evo_fastslow.evolution.inheritance import Inheritance
-from evo_fastslow.evolution.policy.selection import Trial, selection_value
+from evo_fastslow.evolution.policy.selection import selection_value
 from evo_fastslow.evolution.policy.trials import Plan, TrialBook
 from evo_fastslow.evolution.rundir import CHECKPOINT_FILE, atomic_write, digest
 from evo_fastslow.evolution.searchers.base import Result

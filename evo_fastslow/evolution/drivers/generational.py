@@ -16,10 +16,9 @@ from collections import Counter
 from contextlib import ExitStack
 from typing import Any
 
-from evo_fastslow.archive import Evaluation, GenomeRecord
+from evo_fastslow.archive import Evaluation, GenomeRecord, Trial
 from evo_fastslow.evolution.drivers.context import RunContext
 from evo_fastslow.evolution.drivers.progress import Bar
-from evo_fastslow.evolution.policy.selection import Trial
 from evo_fastslow.evolution.policy.trials import Plan
 from evo_fastslow.evolution.searchers.base import GenerationalSearcher
 from evo_fastslow.evolution.stats import GenerationStats, generation_stats

@@ -36,6 +36,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evo_fastslow.archive import Trial
+
 RUNG_GAP = 1.0e6  # selection_value: a genome that stopped at a lower rung ranks below every one above it
 
 
@@ -107,14 +109,6 @@ class EvaluationConfig(_Strict):
 
 # what runs made before `evaluation:` existed did, and what their resolved configs are read as
 LEGACY = {"seeds": "per-generation", "max_replicates": 1, "racing": None, "rungs": [1.0]}
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One lifetime of a genome: `subject` names its genes and initial weights (TrialBook.subject)."""
-    subject: str
-    rung: int
-    replicate: int
 
 
 Scores = dict[tuple[int, int], float]  # (rung, replicate) -> fitness of that trial

@@ -38,6 +38,7 @@ class AgingSettings(MutationSettings):
 
 
 class AgingEvolution:
+    """Regularised (aging) evolution, asynchronous: a mutant of the best of a sample of the last P results."""
     style: ClassVar[str] = "steady"
     Config: ClassVar[type] = AgingSettings
 

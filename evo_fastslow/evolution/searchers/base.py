@@ -106,6 +106,13 @@ class SteadyStateSearcher(Protocol):
     def tell(self, index: int, result: Result) -> None: ...
 
 
+def parentless(run: Any, name: str) -> None:
+    """Inheritance passes weights from a parent: searchers that sample genomes have none."""
+    if run.inheritance.mode != "darwinian":
+        raise ValueError(f"inheritance: darwinian with searcher {name} (its samples have no parent to inherit "
+                         f"weights from); {run.inheritance.mode} needs ga, aging, map-elites or nsga2")
+
+
 def initial_population(context: SearchContext, rng: Any, count: int | None = None) -> list[Candidate]:
     """The seed genomes, then random ones from the cube, up to `count` (default: popsize)."""
     count = context.popsize if count is None else count

@@ -20,16 +20,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, SearcherSettings
+from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, SearcherSettings, parentless
 from evo_fastslow.genes import reflect
 from evo_fastslow.seeds import derive_seed
-
-
-def parentless(run: Any, name: str) -> None:
-    """Inheritance passes weights from a parent: searchers that sample genomes have none."""
-    if run.inheritance.mode != "darwinian":
-        raise ValueError(f"inheritance: darwinian with searcher {name} (its samples have no parent to inherit "
-                         f"weights from); {run.inheritance.mode} needs ga, aging, map-elites or nsga2")
 
 
 class EvoTorchSettings(SearcherSettings):
@@ -120,10 +113,12 @@ class EvoTorchSearcher:
 
 
 class CMAES(EvoTorchSearcher):
+    """EvoTorch's CMA-ES over the [0,1]^d encoding (samples reflected into the cube)."""
     algorithm_name = "CMAES"
 
 
 class SNES(EvoTorchSearcher):
+    """EvoTorch's separable natural evolution strategy over the [0,1]^d encoding."""
     algorithm_name = "SNES"
 
 

@@ -42,6 +42,7 @@ Member = tuple[int, Genome, float]  # (genome id, genome, value)
 
 
 class GeneticAlgorithm:
+    """A generational GA on genomes: tournaments, elites, uniform crossover, mutation by gene kind."""
     style: ClassVar[str] = "generational"
     Config: ClassVar[type] = GASettings
 

@@ -12,8 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, SearcherSettings
-from evo_fastslow.evolution.searchers.evotorch import parentless
+from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, SearcherSettings, parentless
 
 
 class LibrarySettings(SearcherSettings):

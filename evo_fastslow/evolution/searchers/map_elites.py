@@ -46,7 +46,7 @@ class MapElitesSettings(MutationSettings):
 
 
 class MapElites:
-    """Asynchronous MAP-Elites with a fixed lag (see the module docstring)."""
+    """MAP-Elites, asynchronous: a mutant of an elite of the map of descriptors; a map, not one winner."""
     style: ClassVar[str] = "steady"
     Config: ClassVar[type] = MapElitesSettings
 

@@ -47,6 +47,7 @@ class AnyOptimizerSettings(NevergradSettings):
 
 
 class NevergradOptimizer(LibrarySearcher):
+    """Any optimizer of nevergrad.optimizers.registry (`optimizer`) over the [0,1]^d encoding."""
     Config: ClassVar[type] = AnyOptimizerSettings
     optimizer_name: ClassVar[str | None] = None  # fixed by a subclass, else the config's `optimizer`
 
@@ -74,10 +75,13 @@ class NevergradOptimizer(LibrarySearcher):
 
 
 class DE(NevergradOptimizer):
+    """nevergrad's TwoPointsDE: each child from difference vectors of the population, kept if it beats its
+    parent."""
     Config: ClassVar[type] = NevergradSettings
     optimizer_name = "TwoPointsDE"
 
 
 class NGOpt(NevergradOptimizer):
+    """nevergrad's NGOpt: its own choice of algorithm for the dimension, budget and parallelism."""
     Config: ClassVar[type] = NevergradSettings
     optimizer_name = "NGOpt"

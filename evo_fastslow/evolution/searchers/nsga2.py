@@ -66,6 +66,7 @@ class NSGA2Settings(BreedingSettings):
 
 
 class NSGA2:
+    """NSGA-II: fitness against parameter count, a Pareto front instead of one winner."""
     style: ClassVar[str] = "generational"
     Config: ClassVar[type] = NSGA2Settings
 

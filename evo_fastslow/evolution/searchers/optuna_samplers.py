@@ -82,6 +82,7 @@ class OptunaSamplerSettings(OptunaSettings):
 
 
 class OptunaSampler(LibrarySearcher):
+    """Any sampler of optuna.samplers (`sampler`, `options`), asked and told in index order."""
     Config: ClassVar[type] = OptunaSamplerSettings
 
     def __init__(self, config: OptunaSettings, context: SearchContext):
@@ -127,6 +128,7 @@ class OptunaSampler(LibrarySearcher):
 
 
 class TPE(OptunaSampler):
+    """Optuna's TPESampler: a Parzen density ratio l(x)/g(x) over all history decides every proposal."""
     Config: ClassVar[type] = TPESettings
 
     def sampler(self, config: TPESettings, seed: int) -> Any:

@@ -140,3 +140,24 @@ def available_searchers() -> list[str]:
     """Shipped names and installed entry points (metadata only: nothing is imported)."""
     return [*SHIPPED, *[n for n in installed(GROUP) if n not in SHIPPED]]
 
+
+def reference(names: list[str] | None = None) -> str:
+    """The `searcher:` settings of each searcher as Markdown, from their pydantic fields (the docs' reference)."""
+    lines = []
+    for name in names or available_searchers():
+        try:
+            cls = searcher_class(name)
+        except SearcherConfigError as err:
+            lines += [f"## `{name}`", "", f"Not available here: {err.message}", ""]
+            continue
+        config = getattr(cls, "Config", SearcherSettings)
+        doc = (cls.__doc__ or importlib.import_module(cls.__module__).__doc__ or "").strip().split("\n\n")[0]
+        style = "steady-state or generational (`mode`)" if "mode" in config.model_fields else cls.style
+        lines += [f"## `{name}`", "", " ".join(doc.split()), "", f"Style: {style}. Class: `{cls.__module__}:"
+                  f"{cls.__qualname__}`.", "", "| field | default | what it means |", "|---|---|---|"]
+        for field, info in config.model_fields.items():
+            if field != "name":
+                default = info.get_default(call_default_factory=True)
+                lines.append(f"| `{field}` | `{default!r}` | {info.description or ''} |")
+        lines.append("")
+    return "\n".join(lines)
