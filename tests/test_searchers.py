@@ -16,6 +16,7 @@ import yaml
 
 from evo_fastslow.archive import Archive
 from evo_fastslow.cli import main
+from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
@@ -88,10 +89,13 @@ def test_bad_searcher_settings_exit_2_naming_the_field(sets, field, words):
     assert f"configs/quickstart.yaml: {field}: " in proc.stderr and words in proc.stderr, proc.stderr
 
 
-def test_switching_searcher_by_name_starts_its_settings_afresh():
+def test_switching_searcher_by_name_keeps_the_settings_it_takes_too():
+    """quickstart's ga has mutation_rate 0.2 and elites 2: aging keeps the first and has no elites."""
     config = load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.lag=3"])
-    assert config.searcher.model_dump() == {"name": "aging", "mutation_rate": 0.15, "mutation_scale": 0.1,
+    assert config.searcher.model_dump() == {"name": "aging", "mutation_rate": 0.2, "mutation_scale": 0.1,
                                             "tournament_size": 3, "lag": 3}
+    with pytest.raises(InputError, match="searcher.elites: a field searcher aging does not take"):
+        load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.elites=1"])
 
 
 @pytest.mark.parametrize("package, name", [("optuna", "tpe"), ("nevergrad", "de")])

@@ -20,7 +20,7 @@ from evo_fastslow.errors import ConfigWarning, InputError, input_file, read_yaml
 from evo_fastslow.evolution.inheritance import InheritanceConfig
 from evo_fastslow.evolution.searchers.base import SearcherSettings
 from evo_fastslow.evolution.searchers.ga import GASettings
-from evo_fastslow.evolution.searchers.registry import SearcherConfigError, settings_of
+from evo_fastslow.evolution.searchers.registry import SearcherConfigError, fields_it_takes, settings_of
 from evo_fastslow.evolution.policy.selection import EvaluationConfig
 from evo_fastslow.evolution.tracking import TrackingConfig
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace, load_genomes
@@ -201,15 +201,15 @@ def _resolve(path: str, config_path: str) -> Path:
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """`key.path=value`, value parsed as YAML (so numbers, booleans and lists keep their types).
-    `searcher.name=X` naming another searcher than the section does starts the section afresh (each
-    searcher has its own fields); later `searcher.*` overrides then set X's fields."""
+    `searcher.name=X` naming another searcher than the section does keeps only the section's fields that X
+    takes too (each searcher has its own); later `searcher.*` overrides then set X's fields."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
         raise InputError("--set", assignment, "key.path=value")
     *parents, leaf = key.split(".")
     if key == "searcher.name" and isinstance(data.get("searcher"), dict) \
             and data["searcher"].get("name", "ga") != yaml.safe_load(raw):
-        data["searcher"] = {}  # another searcher: the file's settings were the other one's
+        data["searcher"] = fields_it_takes({**data["searcher"], "name": yaml.safe_load(raw)})  # what it takes
     node = data
     for part in parents:
         node = node.setdefault(part, {})

@@ -19,7 +19,7 @@ from evo_fastslow.archive import GenomeRecord
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, load_plugin_cores, validate_config
 from evo_fastslow.evolution.policy.selection import LEGACY
-from evo_fastslow.evolution.searchers.registry import legacy_settings
+from evo_fastslow.evolution.searchers.registry import fields_it_takes
 from evo_fastslow.evolution.tracking import Tracker
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
@@ -41,7 +41,7 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     `evaluation:`, one lifetime per genome; a flat `searcher:` bag, only the named searcher's fields."""
     data.setdefault("evaluation", LEGACY)
     if "searcher" in data:
-        data["searcher"] = legacy_settings(data["searcher"])
+        data["searcher"] = fields_it_takes(data["searcher"])
     return data
 
 

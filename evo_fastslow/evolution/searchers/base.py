@@ -75,6 +75,14 @@ class Result:
     decision: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)  # per suite: the lifetime's scalar outcomes
 
+    def shrunk(self, prior: float, strength: float = 1.0) -> float:
+        """`value` with the mean pulled toward `prior` as if `strength` more replicates had scored it: a mean
+        over few replicates is not trusted like one over many (rung order kept; failures unchanged)."""
+        if not self.ok:
+            return self.value
+        return self.value - self.fitness + (self.replicates * self.fitness + strength * prior) / (
+            self.replicates + strength)
+
 
 @dataclass(frozen=True)
 class SearchContext:

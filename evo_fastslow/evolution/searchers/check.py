@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, SearcherSettings
+from evo_fastslow.genes import Bool, Categorical
 from evo_fastslow.genome import SEARCH_SPACE, Genome, SearchSpace
+from evo_fastslow.seeds import derive_seed
 
 
 class SearcherContractError(AssertionError):
@@ -74,3 +78,27 @@ def check_searcher(cls: type, settings: Mapping[str, Any], objective: Callable[[
     if [(c.genome, c.origin, c.parents) for c, _ in runs[0]] != [(c.genome, c.origin, c.parents) for c, _ in runs[1]]:
         raise SearcherContractError(f"{name}: two runs with the same seed proposed differently")
     return runs[0]
+
+
+def synthetic_objective(space: SearchSpace, seed: int, noise: float = 0.1
+                        ) -> tuple[Callable[[Genome], float], Callable[[Genome], float]]:
+    """A noisy, mixed objective with a known optimum (1.0), to measure searchers without lifetimes: each
+    free gene has a target drawn from `seed` (a categorical or boolean gene one choice: 1 if it is chosen;
+    a numeric gene a point of its [0,1] coordinate: a Gaussian bump of width 0.15 around it); the value is
+    the mean over genes. Returns (noisy, true): `noisy` adds Gaussian noise of `noise` per call, drawn in
+    call order from `seed`, as a lifetime's luck would."""
+    rng = np.random.default_rng(derive_seed(seed, "synthetic"))
+    targets: dict[str, Any] = {}
+    for name in space.free:
+        gene = space.genes[name]
+        choices = list(gene.choices) if isinstance(gene, Categorical) else [False, True] if isinstance(gene, Bool) \
+            else None
+        targets[name] = choices[int(rng.integers(len(choices)))] if choices else float(rng.uniform(0.1, 0.9))
+
+    def true(genome: Genome) -> float:
+        parts = [float(genome[n] == t) if not isinstance(t, float)
+                 else math.exp(-((space.genes[n].encode(genome[n]) - t) / 0.15) ** 2) for n, t in targets.items()]
+        return float(np.mean(parts))
+
+    draws = np.random.default_rng(derive_seed(seed, "synthetic", "noise"))
+    return (lambda genome: true(genome) + noise * float(draws.normal())), true

@@ -28,6 +28,7 @@ SHIPPED: dict[str, tuple[str, str | None]] = {
     "aging": (f"{_HERE}.aging:AgingEvolution", None),
     "map-elites": (f"{_HERE}.map_elites:MapElites", None),
     "nsga2": (f"{_HERE}.nsga2:NSGA2", None),
+    "guided": (f"{_HERE}.guided:GuidedEvolution", None),
     "tpe": (f"{_HERE}.optuna_samplers:TPE", "optuna"),
     "optuna": (f"{_HERE}.optuna_samplers:OptunaSampler", "optuna"),
     "de": (f"{_HERE}.nevergrad_optimizers:DE", "nevergrad"),
@@ -110,9 +111,10 @@ def settings_of(data: Any) -> SearcherSettings:
         raise SearcherConfigError(field, first["msg"].removeprefix("Value error, ")) from None
 
 
-def legacy_settings(data: Any) -> Any:
-    """A run directory's `searcher:` from before per-searcher settings (one flat bag every searcher
-    ignored most of): only the fields the named searcher takes. Its values are what the run used."""
+def fields_it_takes(data: Any) -> Any:
+    """A `searcher:` mapping with only the fields the searcher it names takes: how a run directory's flat
+    bag from before per-searcher settings is read (every searcher ignored most of it), and what survives
+    `--set searcher.name=X` switching searcher."""
     if not isinstance(data, dict) or not isinstance(data.get("name", "ga"), str):
         return data
     try:
