@@ -21,6 +21,7 @@ from evo_fastslow.analysis.lifetime_report import analysis_tables
 from evo_fastslow.console import make_console
 from evo_fastslow.errors import ConfigWarning, InputError, output_dir, output_file, run_directory
 from evo_fastslow.lifetime import fused
+from evo_fastslow.numerics.build import BuildWaitError
 
 EXIT_BAD_INPUT = 2
 
@@ -318,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"evo-fastslow: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BuildWaitError as err:  # another process's kernel build outlasted the wait
+        print(f"evo-fastslow: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

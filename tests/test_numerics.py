@@ -143,21 +143,3 @@ def test_a_lifetime_is_the_same_whatever_the_callers_thread_count(tiny_suite):
         results.append(result)
     torch.set_num_threads(1)
     assert results[0] == results[1]
-
-
-def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next(tmp_path, monkeypatch):
-    """torch waits for a build directory's lock file to vanish; one that a killed build left behind
-    (older than STALE_LOCK_SECONDS) is removed with a warning, a fresh one (a build under way) is not."""
-    from evo_fastslow.numerics import build
-
-    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
-    from torch.utils.cpp_extension import _get_build_directory
-
-    lock = Path(_get_build_directory("some_build", verbose=False)) / "lock"
-    lock.touch()
-    build._remove_stale_lock("some_build")
-    assert lock.exists()  # fresh: somebody is building
-    os.utime(lock, (0, 0))
-    with pytest.warns(RuntimeWarning, match="left .* by a build that did not finish"):
-        build._remove_stale_lock("some_build")
-    assert not lock.exists()

@@ -35,6 +35,8 @@ SHIPPED: dict[str, tuple[str, str | None]] = {
     "ngopt": (f"{_HERE}.nevergrad_optimizers:NGOpt", "nevergrad"),
     "nevergrad": (f"{_HERE}.nevergrad_optimizers:NevergradOptimizer", "nevergrad"),
 }
+# the libraries whose numbers a shipped searcher's proposals depend on (their versions kept in the archive)
+LIBRARIES = {"cmaes": "evotorch", "snes": "evotorch", "map-elites": "ribs", "nsga2": "pymoo", "guided": "scikit-learn"}
 STYLES = ("generational", "steady")
 
 
@@ -130,7 +132,7 @@ def provenance(name: str) -> dict[str, str]:
     found = {"name": name, "class": f"{cls.__module__}:{cls.__qualname__}"}
     if name in SHIPPED:
         found["version"] = f"evo-fastslow {metadata.version('evo-fastslow')}"
-        package = SHIPPED[name][1] or ("evotorch" if name in ("cmaes", "snes") else None)
+        package = SHIPPED[name][1] or LIBRARIES.get(name)
         if package:
             found["library"] = f"{package} {metadata.version(package)}"
     else:
