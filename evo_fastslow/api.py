@@ -67,9 +67,10 @@ def load(config: str | Path, overrides: Overrides | None = None) -> "RunConfig":
 
 
 def evolve(config: "str | Path | RunConfig", overrides: Overrides | None = None, run_dir: str | Path | None = None,
-           console: "Console | None" = None) -> "Run":
+           console: "Console | None" = None, yes: bool = False) -> "Run":
     """Run an evolution to its end and return the finished run (the CLI's `evolve`). `run_dir` defaults
-    to runs/NAME-seedN, and must not hold a run already (use `resume`)."""
+    to runs/NAME-seedN, and must not hold a run already (use `resume`). `yes`: start even if the plan
+    exceeds `budget.ceiling_core_hours` (`plan(config)` tells it beforehand)."""
     from evo_fastslow.evolution.config import RunConfig
     from evo_fastslow.evolution.loop import Run as Driver
 
@@ -81,18 +82,26 @@ def evolve(config: "str | Path | RunConfig", overrides: Overrides | None = None,
         resolved = load(config, overrides)
     out = (output_dir(run_dir, "a directory for the run", (str(run_dir) or '""', "run_dir")) if run_dir is not None
            else Path("runs") / f"{resolved.name}-seed{resolved.seed}")
-    Driver(resolved, out, console=console).start()
+    Driver(resolved, out, console=console, yes=yes).start()
     return Run(out)
 
 
-def resume(run_dir: str | Path, console: "Console | None" = None) -> "Run":
+def resume(run_dir: str | Path, console: "Console | None" = None, yes: bool = False) -> "Run":
     """Go on with an interrupted run (a finished one only replays); the same archive as an uninterrupted run."""
     from evo_fastslow.evolution.loop import Run as Driver
     from evo_fastslow.evolution.rundir import read_run_config
 
     found = run_directory(run_dir, "run_dir")
-    Driver(read_run_config(found), found, console=console).resume()
+    Driver(read_run_config(found), found, console=console, yes=yes).resume()
     return Run(found)
+
+
+def plan(config: "str | Path | RunConfig", overrides: Overrides | None = None) -> dict[str, Any]:
+    """What a run would spend at most before it starts: lifetimes, env-steps, core-hours on this machine."""
+    from evo_fastslow.evolution.config import RunConfig
+    from evo_fastslow.evolution.plan import plan as planned
+
+    return planned(config if isinstance(config, RunConfig) else load(config, overrides)).to_dict()
 
 
 def open_run(run_dir: str | Path) -> "Run":

@@ -87,13 +87,13 @@ def _training_table(result: Any) -> Table:
 def _evolve(args: argparse.Namespace) -> int:
     if args.out is not None:
         output_dir(args.out, "a directory for the run", (args.out or '""', "--out"))
-    _found(api.evolve(args.config, args.set or [], args.out).dir)
+    _found(api.evolve(args.config, args.set or [], args.out, yes=args.yes).dir)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     run_directory(args.run_dir, "RUN_DIR")
-    _found(api.resume(args.run_dir).dir)
+    _found(api.resume(args.run_dir, yes=args.yes).dir)
     return 0
 
 
@@ -241,9 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     evolve.add_argument("config", help="run config (configs/*.yaml)")
     evolve.add_argument("--out", metavar="RUN_DIR", help="run directory (default runs/NAME-seedN)")
     evolve.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override a config field")
+    evolve.add_argument("--yes", action="store_true", help="start even if the plan exceeds "
+                        "budget.ceiling_core_hours")
     evolve.set_defaults(run=_evolve)
     resume = commands.add_parser("resume", help="continue a run from its last checkpoint")
     resume.add_argument("run_dir")
+    resume.add_argument("--yes", action="store_true", help="go on even if the plan exceeds "
+                        "budget.ceiling_core_hours")
     resume.set_defaults(run=_resume)
     inspect_ = commands.add_parser("inspect", help="top genomes, best-so-far, selected inductive biases")
     inspect_.add_argument("run_dir")

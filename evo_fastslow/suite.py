@@ -37,12 +37,12 @@ class TaskSpec(_Strict):
 
 
 class LifetimeSpec(_Strict):
-    train_env_steps: int = Field(gt=0, description="environment steps of slow learning (the budget)")
+    train_env_steps: int = Field(gt=0, le=10**11, description="environment steps of slow learning (the budget; at most 10^11)")
 
 
 class TestSpec(_Strict):
-    episodes: int = Field(1000, gt=0, description="held-out episodes, weights frozen")
-    streams: int | None = Field(None, gt=0, description="play the episodes as this many parallel streams, "
+    episodes: int = Field(1000, gt=0, le=10**7, description="held-out episodes, weights frozen (at most 10^7)")
+    streams: int | None = Field(None, gt=0, le=10**5, description="play the episodes as this many parallel streams, "
                                 "each in sequence, episodic memory kept across a stream's episodes")
 
 

@@ -81,8 +81,13 @@ class SearchSpaceConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
-    train_env_steps: int | None = Field(None, gt=0, description="overrides every suite's lifetime budget")
-    test_episodes: int | None = Field(None, gt=0, description="overrides every suite's test episodes")
+    train_env_steps: int | None = Field(None, gt=0, le=10**11, description="overrides every suite's lifetime "
+                                        "budget (at most 10^11)")
+    test_episodes: int | None = Field(None, gt=0, le=10**7, description="overrides every suite's test episodes "
+                                      "(at most 10^7)")
+    ceiling_core_hours: float = Field(100.0, gt=0, description="a run planned to spend more (evolution/plan.py) "
+                                      "starts only with --yes or confirm: false")
+    confirm: bool = Field(True, description="false: start a run above the ceiling without --yes")
 
 
 class RunConfig(_Strict):
@@ -91,8 +96,9 @@ class RunConfig(_Strict):
     seed: int = Field(0, description="the run seed: every other seed derives from it")
     suites: list[str] = Field(min_length=1, description="fitness suite files; fitness = mean of their scores")
     budget: BudgetConfig = BudgetConfig()
-    population: int = Field(ge=2, description="genomes per generation")
-    generations: int = Field(ge=1)
+    population: int = Field(ge=2, le=100_000, description="genomes per generation (at most 100,000)")
+    generations: int = Field(ge=1, le=100_000, description="generations (steady-state: epochs of `population` "
+                             "evaluations; at most 100,000)")
     searcher: SerializeAsAny[SearcherSettings] = Field(
         GASettings(name="ga"), description="how genomes are proposed: `name` (a shipped searcher, an import path "
         "module:Class or an entry point of evo_fastslow.searchers) and that searcher's own fields "

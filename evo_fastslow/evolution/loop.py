@@ -27,6 +27,7 @@ from evo_fastslow.evolution.drivers.generational import Generational
 from evo_fastslow.evolution.drivers.steady import SteadyState
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER, Inheritance
+from evo_fastslow.evolution.plan import Plan, plan
 from evo_fastslow.evolution.policy.trials import TrialBook
 from evo_fastslow.evolution.rundir import (ARCHIVE_FILE, CONFIG_FILE, atomic_write, changed_fields, read_checkpoint,
                                           upgrade, value_at)
@@ -44,8 +45,8 @@ class Run:
     """One evolution run in its directory."""
 
     def __init__(self, config: RunConfig, run_dir: Path, *, console: Console | None = None,
-                 evaluate_fn: Callable[..., dict[str, Any]] = evaluate):
-        self.config, self.run_dir = config, Path(run_dir)
+                 evaluate_fn: Callable[..., dict[str, Any]] = evaluate, yes: bool = False):
+        self.config, self.run_dir, self.yes = config, Path(run_dir), yes
         self.console = console or make_console(stderr=True)
         self.evaluate_fn = evaluate_fn
         self.history: list[GenerationStats] = []
@@ -55,6 +56,7 @@ class Run:
     def start(self) -> list[GenerationStats]:
         self.config = self.config.model_copy(update={"searcher": self.config.searcher.resolved(self.config)})
         self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))  # its paths checked before anything is made
+        self.plan = self._plan(str(self.run_dir / CONFIG_FILE))
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise InputError(str(self.run_dir), "--out", "a directory for the run (this is a file)")
         if (self.run_dir / ARCHIVE_FILE).exists():
@@ -71,7 +73,20 @@ class Run:
         if not (self.run_dir / ARCHIVE_FILE).is_file():
             raise InputError(str(self.run_dir), ARCHIVE_FILE, "a run directory made by `evo-fastslow evolve`")
         self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))
+        self.plan = self._plan(str(self.run_dir / CONFIG_FILE))
         return self._loop(read_checkpoint(self.run_dir))
+
+    def _plan(self, config_path: str) -> Plan:
+        """Told before any work: what the run will spend at most; above the ceiling, only when confirmed."""
+        found = plan(self.config)
+        self.console.print(f"plan: {found.text()}")
+        budget = self.config.budget
+        if found.core_hours is not None and found.core_hours > budget.ceiling_core_hours and budget.confirm \
+                and not self.yes:
+            raise InputError(config_path, "budget.ceiling_core_hours", f"a run planned within "
+                             f"{budget.ceiling_core_hours:g} core-hours, not {found.core_hours:.3g} ({found.text()}): "
+                             "start it with --yes (or budget.confirm: false), or make it smaller")
+        return found
 
     def _tracker(self, config_path: str) -> Tracker:
         return Tracker(self.config.tracking or TrackingConfig(), self.run_dir, self.config.name, config_path)
@@ -82,6 +97,7 @@ class Run:
         with Archive(self.run_dir / ARCHIVE_FILE) as archive:
             self._check_config(archive)
             self._check_searcher(archive)
+            archive.set_meta("plan", self.plan.to_dict())
             seeded = config.seed_weights(config_path)
             if seeded and config.inheritance.mode == "darwinian":
                 self.console.print(f"note: {len(seeded)} seed genomes carry weights; inheritance: darwinian starts "
@@ -103,6 +119,8 @@ class Run:
                     searcher = self._searcher(suites, config_path)
                     try:
                         DRIVERS[searcher.style](self.context, searcher).run(checkpoint)
+                        self.console.print(f"spent {self.context.env_steps_spent() / 1e6:,.4g}M env-steps of the "
+                                           f"{self.plan.env_steps / 1e6:,.4g}M planned at most")
                     except ModuleNotFoundError as err:  # a package a searcher imports only when it samples
                         raise InputError(config_path, "searcher", f"the {err.name} package, which searcher "
                                          f"{config.searcher.name} needs (pip install {err.name}); then resume "

@@ -20,14 +20,14 @@ class TLSFiles(BaseModel):
 class AdaptConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     minimum: int = Field(0, ge=0, description="batch jobs kept at least")
-    maximum: int = Field(ge=1, description="batch jobs at most")
+    maximum: int = Field(ge=1, le=100_000, description="batch jobs at most")
 
 
 class JobQueueConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["slurm", "pbs"] = Field(description="the batch system")
-    jobs: int = Field(1, ge=1, description="batch jobs to start, each one worker process")
-    cores: int = Field(1, ge=1, description="cores per job")
+    jobs: int = Field(1, ge=1, le=100_000, description="batch jobs to start, each one worker process")
+    cores: int = Field(1, ge=1, le=1024, description="cores per job")
     memory: str = Field("4GiB", description="memory per job")
     walltime: str = Field("02:00:00", description="wall time per job")
     options: dict[str, Any] = Field(default_factory=dict, description="more dask-jobqueue keyword arguments")
@@ -37,7 +37,7 @@ class JobQueueConfig(BaseModel):
 
 class ClusterConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    workers: int | None = Field(None, ge=0, description="LocalCluster worker processes (default: one per core); "
+    workers: int | None = Field(None, ge=0, le=1024, description="LocalCluster worker processes (default: one per core); "
                                                          "0 evaluates in-process, for debugging")
     address: str | None = Field(None, description="connect to this running Dask scheduler instead")
     jobqueue: JobQueueConfig | None = Field(None, description="start workers as SLURM/PBS jobs")

@@ -60,8 +60,8 @@ class EvaluationConfig(_Strict):
         "shared", description="shared: replicate r has the same seeds for every genome (common random numbers); "
                               "per-generation: one lifetime per genome on its generation's task draw (no racing, "
                               "no rungs: the evaluation of runs made before this section existed)")
-    max_replicates: int = Field(3, ge=1, description="the most replicates (full-budget lifetimes) a genome gets")
-    first_replicates: int | None = Field(None, ge=1, description="with racing: null, the replicates a genome "
+    max_replicates: int = Field(3, ge=1, le=1000, description="the most replicates (full-budget lifetimes) a genome gets (at most 1,000)")
+    first_replicates: int | None = Field(None, ge=1, le=1000, description="with racing: null, the replicates a genome "
                                          "gets when it first reaches the full budget; each time it survives "
                                          "into a later generation (an elite) it gains one, up to "
                                          "max_replicates (null: max_replicates at once). Not given: 1 without "

@@ -27,8 +27,8 @@ from evo_fastslow.seeds import derive_seed
 
 
 class AgingSettings(MutationSettings):
-    tournament_size: int = Field(3, ge=1, description="genomes per parent tournament (S)")
-    lag: int = Field(4, ge=1, description="proposal i sees the results of evaluations 0 .. i - lag; about twice "
+    tournament_size: int = Field(3, ge=1, le=10_000, description="genomes per parent tournament (S)")
+    lag: int = Field(4, ge=1, le=100_000, description="proposal i sees the results of evaluations 0 .. i - lag; about twice "
                                           "the number of workers keeps them busy")
 
     def check(self, run: Any) -> None:

@@ -30,8 +30,8 @@ class BreedingSettings(MutationSettings):
 
 
 class GASettings(BreedingSettings):
-    tournament_size: int = Field(3, ge=1, description="genomes per selection tournament")
-    elites: int = Field(2, ge=0, description="best genomes carried into the next generation")
+    tournament_size: int = Field(3, ge=1, le=10_000, description="genomes per selection tournament")
+    elites: int = Field(2, ge=0, le=100_000, description="best genomes carried into the next generation")
 
     def check(self, run: Any) -> None:
         if self.elites >= run.population:

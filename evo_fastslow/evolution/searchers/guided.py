@@ -36,7 +36,7 @@ class GuidedSettings(BreedingSettings):
     mode: Literal["steady", "generational"] = Field(
         "steady", description="steady: propose genome i from the results 0 .. i - lag; generational: a whole "
                               "generation from the last one's results")
-    lag: int = Field(4, ge=1, description="steady mode: proposal i sees the results of 0 .. i - lag")
+    lag: int = Field(4, ge=1, le=100_000, description="steady mode: proposal i sees the results of 0 .. i - lag")
     surrogate: Literal["forest", "parzen"] = Field("forest", description="forest: a random forest on the encoding "
                                                    "and the budget rung; parzen: TPE's per-gene density ratio")
     acquisition: Literal["ei", "ucb"] = Field("ei", description="forest: expected improvement over the best "
@@ -44,10 +44,10 @@ class GuidedSettings(BreedingSettings):
     kappa: float = Field(1.0, ge=0, description="ucb: the weight of the trees' spread")
     candidates: int = Field(64, ge=1, le=4096, description="children bred per proposal for the model to choose from")
     explore: float = Field(0.1, ge=0, le=1, description="share of proposals that take a bred child without the model")
-    tournament_size: int = Field(3, ge=1, description="genomes per parent tournament (on shrunk means)")
+    tournament_size: int = Field(3, ge=1, le=10_000, description="genomes per parent tournament (on shrunk means)")
     gamma: float = Field(0.25, gt=0, lt=1, description="parzen: the share of results that counts as good")
     trees: int = Field(64, ge=1, le=1024, description="forest: trees")
-    elites: int = Field(2, ge=0, description="generational mode: best genomes (by shrunk mean) proposed again, "
+    elites: int = Field(2, ge=0, le=100_000, description="generational mode: best genomes (by shrunk mean) proposed again, "
                                              "so that they gain replicates")
 
     def check(self, run: Any) -> None:

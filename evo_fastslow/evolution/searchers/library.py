@@ -20,7 +20,7 @@ class LibrarySettings(SearcherSettings):
         "steady", description="steady: ask genome i once the results 0 .. i - lag are told (the library decides "
                               "every proposal, with lag - 1 pending); generational: ask a whole generation, then "
                               "tell it")
-    lag: int = Field(4, ge=1, description="steady mode: proposal i sees the results of 0 .. i - lag; about twice "
+    lag: int = Field(4, ge=1, le=100_000, description="steady mode: proposal i sees the results of 0 .. i - lag; about twice "
                                           "the number of workers keeps them busy")
 
     def check(self, run: Any) -> None:

@@ -31,7 +31,7 @@ from evo_fastslow.seeds import derive_seed
 
 
 class MapElitesSettings(MutationSettings):
-    lag: int = Field(4, ge=1, description="proposal i sees the results of evaluations 0 .. i - lag; about twice "
+    lag: int = Field(4, ge=1, le=100_000, description="proposal i sees the results of evaluations 0 .. i - lag; about twice "
                                           "the number of workers keeps them busy")
     descriptors: list[Descriptor] = Field(default_factory=list, description="the map's axes (default: core x "
                                           "meta_inputs)")

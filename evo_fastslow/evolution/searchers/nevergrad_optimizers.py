@@ -23,7 +23,7 @@ from evo_fastslow.seeds import derive_seed
 
 
 class NevergradSettings(LibrarySettings):
-    budget: int | None = Field(None, ge=1, description="the asks the optimizer plans for (some, like NGOpt, "
+    budget: int | None = Field(None, ge=1, le=10**8, description="the asks the optimizer plans for (some, like NGOpt, "
                                "choose their algorithm by it); null: population x generations when the run starts, "
                                "kept in the run's resolved config so that a run extended on resume replays alike")
 
