@@ -116,13 +116,18 @@ class Evaluation:
 
 
 class Archive:
-    def __init__(self, path: str | Path, *, create: bool = True):
-        """Open (and migrate) the archive at `path`; with create=False it must exist already."""
-        self.path = Path(path)
+    def __init__(self, path: str | Path, *, create: bool = True, skip_damaged: bool = False):
+        """Open (and migrate) the archive at `path`; with create=False it must exist already. A row whose
+        bytes, JSON or types are not what the schema says is an InputError naming the file, table and row;
+        with `skip_damaged` (reading a finished run) it is left out and counted (`damaged`), and a warning
+        says so when the archive closes."""
+        self.path, self.skip_damaged = Path(path), skip_damaged
+        self.damaged: dict[str, set[int]] = {}
         if not create and not self.path.is_file():
             raise InputError(str(self.path), "file", "an archive written by `evo-fastslow evolve`")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.text_factory = _text  # damaged bytes: replaced, then caught where they break JSON
             self._open()
         except sqlite3.DatabaseError as err:
             raise InputError(str(self.path), "file", f"an SQLite archive written by evo-fastslow ({err})") from None
@@ -158,6 +163,28 @@ class Archive:
 
     def close(self) -> None:
         self.db.close()
+        if self.damaged:
+            import warnings
+
+            from evo_fastslow.errors import ConfigWarning
+
+            parts = "; ".join(f"{table}: {len(keys)} (rows {', '.join(map(str, sorted(keys)[:8]))}"
+                              f"{', ...' if len(keys) > 8 else ''})" for table, keys in sorted(self.damaged.items()))
+            warnings.warn(f"{self.path}: damaged rows left out ({parts}); what is shown is the rest",
+                          ConfigWarning, stacklevel=2)
+            self.damaged = {}
+
+    def _read(self, convert: Any, rows: Any, table: str) -> list[Any]:
+        """Each row converted; a damaged one raises, or (skip_damaged) is left out and counted."""
+        found = []
+        for row in rows:
+            try:
+                found.append(convert(row))
+            except InputError:
+                if not self.skip_damaged:
+                    raise
+                self.damaged.setdefault(table, set()).add(row[0])
+        return found
 
     def __enter__(self) -> "Archive":
         return self
@@ -175,6 +202,14 @@ class Archive:
             return json.loads(row[0]) if row else default
         except (json.JSONDecodeError, TypeError):
             raise InputError(str(self.path), f"run.{key}", "JSON written by evo-fastslow (the archive is damaged)") from None
+
+    def check(self) -> dict[str, int]:
+        """Read every row as the schema says (InputError naming the table and row of the first damaged one,
+        or with skip_damaged, counted in `damaged`): rows per table."""
+        counts = {"genomes": len(self.genomes()), "evaluations": len(self.evaluations()), "trials": len(self.trials())}
+        for (key,) in self.db.execute("SELECT key FROM run").fetchall():
+            self.meta(key)
+        return counts
 
     # --- genomes and evaluations --------------------------------------------------------------
     def add_genomes(self, records: list[GenomeRecord]) -> None:
@@ -215,8 +250,15 @@ class Archive:
 
     def trials(self) -> dict[Trial, dict[str, Any]]:
         """Every finished trial's outcome, by Trial(subject, rung, replicate)."""
-        return {Trial(s, k, r): _json(o, "trials", r, self.path)
-                for s, k, r, o in self.db.execute("SELECT subject, rung, replicate, outcome FROM trials")}
+        rows = self.db.execute("SELECT rowid, subject, rung, replicate, outcome FROM trials").fetchall()
+        return dict(self._read(lambda row: (Trial(*row[1:4]), self._outcome(row)), rows, "trials"))
+
+    def _outcome(self, row: tuple) -> dict[str, Any]:
+        """A trial's outcome from a row (rowid, ..., outcome)."""
+        return _json(row[-1], "trials", row[0], self.path, dict, "outcome")
+
+    def _outcomes(self) -> list[dict[str, Any]]:
+        return self._read(self._outcome, self.db.execute("SELECT rowid, outcome FROM trials").fetchall(), "trials")
 
     def spending(self) -> dict[str, Any]:
         """Trials per rung, env-steps spent on them, and distinct genomes (subjects) evaluated."""
@@ -229,10 +271,10 @@ class Archive:
 
     def trial_rows(self) -> list[tuple]:
         """(subject, genes, weights, rung, replicate, env_steps, status, fitness) of every trial, in order."""
-        return [(s, _json(g, "trials", r, self.path), w, k, r, n, json.loads(o)["status"], json.loads(o)["fitness"])
-                for s, g, w, k, r, n, o in self.db.execute(
-                    "SELECT subject, genes, weights, rung, replicate, env_steps, outcome FROM trials "
-                    "ORDER BY subject, rung, replicate")]
+        rows = self.db.execute("SELECT rowid, subject, genes, weights, rung, replicate, env_steps, outcome FROM trials "
+                               "ORDER BY subject, rung, replicate").fetchall()
+        return self._read(lambda row: (row[1], _json(row[2], "trials", row[0], self.path, dict, "genes"), *row[3:7],
+                                       self._outcome(row)["status"], self._outcome(row)["fitness"]), rows, "trials")
 
     def add_fingerprint(self, details: dict[str, Any]) -> None:
         self.db.execute("INSERT OR IGNORE INTO fingerprints VALUES (?, ?)",
@@ -246,8 +288,7 @@ class Archive:
         """(worker, started, finished) of every timed lifetime: evaluations of one lifetime, and trials."""
         rows = self.db.execute("SELECT worker, started_at, finished_at FROM evaluations WHERE started_at > 0").fetchall()
         return rows + [(o.get("worker", ""), o.get("started_at", 0.0), o.get("finished_at", 0.0))
-                       for o in (json.loads(t[0]) for t in self.db.execute("SELECT outcome FROM trials"))
-                       if o.get("started_at", 0.0) > 0]
+                       for o in self._outcomes() if o.get("started_at", 0.0) > 0]
 
     def utilisation(self) -> dict[str, float] | None:
         """Busy worker-time over (workers x the span from the first start to the last end), from the
@@ -264,7 +305,7 @@ class Archive:
     def fingerprint_counts(self) -> dict[str, int]:
         """How many lifetimes each fingerprint digest computed: trials where the run has them, else
         evaluations ('' for archives of version 1)."""
-        trials = Counter(json.loads(o[0]).get("fingerprint", "") for o in self.db.execute("SELECT outcome FROM trials"))
+        trials = Counter(o.get("fingerprint", "") for o in self._outcomes())
         if trials:
             return dict(trials)
         return dict(self.db.execute("SELECT fingerprint, COUNT(*) FROM evaluations GROUP BY fingerprint"))
@@ -278,13 +319,14 @@ class Archive:
         else:
             rows = self.db.execute(f"SELECT * FROM evaluations WHERE genome_id IN ({','.join('?' * len(genome_ids))})",
                                    genome_ids).fetchall()
-        return {row[0]: _evaluation(row, self.path) for row in rows}
+        return {e.genome_id: e for e in self._read(lambda row: _evaluation(row, self.path), rows, "evaluations")}
 
     def genomes(self, generation: int | None = None) -> list[GenomeRecord]:
         query, args = "SELECT * FROM genomes", ()
         if generation is not None:
             query, args = query + " WHERE generation = ?", (generation,)
-        return [_genome(row, self.path) for row in self.db.execute(query + " ORDER BY id", args)]
+        return self._read(lambda row: _genome(row, self.path), self.db.execute(query + " ORDER BY id", args),
+                          "genomes")
 
     def end_generation(self, generation: int, best: float, mean: float, best_id: int, evaluations: int,
                        failures: int, wall_seconds: float) -> None:
@@ -314,7 +356,9 @@ class Archive:
         if evaluation.get("seeds", "shared") == "shared":  # row[3]: genes (sorted keys), row[-1]: weights' hash
             latest = {(row[3], row[-1]): row[0] for row in sorted(rows, key=lambda r: r[0]) if row[7] == "ok"}
             rows = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
-        return [(_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)) for row in rows[:limit]]
+        pairs = self._read(lambda row: (_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)), rows,
+                           "genomes or evaluations")
+        return pairs[:limit]
 
     # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
     def add_replicate(self, genes: dict[str, Any], study: str, replicate: int, seed: int, task_seed: int,
@@ -380,12 +424,20 @@ class Archive:
 
 
 def _genome(row: tuple, path: Path) -> GenomeRecord:
-    return GenomeRecord(row[0], row[1], row[2], _json(row[3], "genomes", row[0], path), row[4],
-                        _json(row[5], "genomes", row[0], path))
+    genes = _json(row[3], "genomes", row[0], path, dict, "genes")
+    parents = _json(row[5], "genomes", row[0], path, list, "parents")
+    _typed(row, {1: int, 2: int, 4: str}, "genomes", path, ("generation", "idx", "origin"))
+    if not all(isinstance(k, str) for k in genes) or not all(isinstance(p, int) for p in parents):
+        raise InputError(str(path), f"genomes row {row[0]}", "genes as a mapping of names, parents as genome ids "
+                         "(the archive is damaged)")
+    return GenomeRecord(row[0], row[1], row[2], genes, row[4], parents)
 
 
 def _evaluation(row: tuple, path: Path) -> Evaluation:
-    scores, metrics, curves = (_json(row[i], "evaluations", row[0], path) for i in (4, 5, 6))
+    scores, metrics, curves = (_json(row[i], "evaluations", row[0], path, dict, name)
+                               for i, name in ((4, "scores"), (5, "metrics"), (6, "curves")))
+    _typed(row, {1: str, 2: str, 3: (int, float), 7: (int, float)}, "evaluations", path,
+           ("status", "reason", "fitness", "wall_seconds"))
     extra = {} if len(row) <= 13 else {"replicates": row[13], "ci_low": _nan(row[14]), "ci_high": _nan(row[15]),
                                        "rung": row[16], "decision": row[17]}
     return Evaluation(row[0], row[1], row[2], row[3], scores, metrics, curves, row[7], row[8], row[10], row[11],
@@ -400,8 +452,24 @@ def _nan(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def _json(text: str, table: str, key: int, path: Path) -> Any:
+def _json(text: str, table: str, key: int, path: Path, kind: type | None = None, what: str = "") -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except (json.JSONDecodeError, TypeError):
         raise InputError(str(path), f"{table} row {key}", "JSON written by evo-fastslow (the archive is damaged)") from None
+    if kind is not None and not isinstance(value, kind):
+        raise InputError(str(path), f"{table} row {key}", f"{what} as a JSON {'mapping' if kind is dict else 'list'}, "
+                         f"not {type(value).__name__} (the archive is damaged)")
+    return value
+
+
+def _typed(row: tuple, kinds: dict[int, Any], table: str, path: Path, names: tuple[str, ...]) -> None:
+    for (column, kind), name in zip(kinds.items(), names):
+        if not isinstance(row[column], kind) or isinstance(row[column], bool):
+            raise InputError(str(path), f"{table} row {row[0]}", f"{name} as {getattr(kind, '__name__', 'a number')}, "
+                             f"not {row[column]!r} (the archive is damaged)")
+
+
+def _text(data: bytes) -> str:
+    """SQLite text as str; bytes that are not UTF-8 (a disk error, a cut copy) replaced, never raised."""
+    return data.decode("utf-8", errors="replace")

@@ -103,7 +103,7 @@ def _found(run_dir: Path) -> None:
     from evo_fastslow.archive import Archive
 
     console = make_console()
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         best = archive.ranked(1)
         console.print(top_table(archive, 3))
         console.print(biases_table(archive))
@@ -129,7 +129,7 @@ def _inspect(args: argparse.Namespace) -> int:
         from evo_fastslow.analysis.lineage import lineage, lineage_table
         from evo_fastslow.archive import Archive
 
-        with Archive(run_dir / "archive.sqlite", create=False) as archive:
+        with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
             best = archive.ranked(1)
             genome_id = args.lineage if args.lineage >= 0 else (best[0][0].id if best else 0)
             make_console().print(lineage_table(lineage(archive, genome_id), genome_id))
@@ -290,10 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--workers", type=int, help="validate on a LocalCluster of this many workers (0: "
                             "in-process) instead of each run's cluster")
     experiment.set_defaults(run=_experiment)
+    check = commands.add_parser("check", help="the state of a run directory (config, archive, checkpoint, "
+                                "weights), changing nothing")
+    check.add_argument("run_dir")
+    check.set_defaults(run=_check)
     searchers = commands.add_parser("searchers", help="the searchers a run config can name, with their settings")
     searchers.add_argument("names", nargs="*", help="only these (default: shipped and installed)")
     searchers.set_defaults(run=_searchers)
     return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    from evo_fastslow.evolution.rundir import check_run_dir
+
+    found = check_run_dir(run_directory(args.run_dir, "RUN_DIR"))
+    for part, fine, what in found:
+        print(f"{part:16s} {'ok' if fine else 'DAMAGED'}  {what}")
+    return 0 if all(fine for _, fine, _ in found) else EXIT_BAD_INPUT
 
 
 def _searchers(args: argparse.Namespace) -> int:

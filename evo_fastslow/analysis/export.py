@@ -64,7 +64,7 @@ def export(run_dir: Path, fmt: str, out_dir: Path, only_front: bool = False) -> 
     their replicates with `only_front`); returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         evaluations, replicates = evaluations_frame(archive), replicates_frame(archive)
         if only_front:
             evaluations = evaluations[evaluations.on_front]

@@ -72,7 +72,7 @@ def _ablation(report: dict[str, Any]) -> str:
 
 
 def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         config = archive.meta("config") or {}
         ranked = archive.ranked(top)
         genes = _searched_genes(archive)

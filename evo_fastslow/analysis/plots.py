@@ -156,7 +156,7 @@ def svg(figure: Figure) -> str:
 
 def plot_progress(run_dir: Path, path: Path) -> None:
     """Fitness and the searched genes per generation, as one PNG."""
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         figure = progress_figure(archive, run_dir.name)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -193,7 +193,7 @@ def reproducibility_notes(archive: Archive) -> list[str]:
 
 
 def print_report(run_dir: Path, top: int, console: Console) -> None:
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         console.print(top_table(archive, top))
         console.print(progress_table(archive))
         console.print(biases_table(archive))
@@ -218,7 +218,7 @@ def export_top(run_dir: Path, top: int, path: Path) -> int:
     from evo_fastslow.weights import PROVENANCE_KEY, WeightStore, export_beside
 
     genomes = []
-    with Archive(run_dir / "archive.sqlite", create=False) as archive:
+    with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         for r, e in archive.ranked(top):
             provenance = {"source": "run", "run": str(run_dir), "generation": r.generation, "genome_id": r.id,
                           "fitness": e.fitness, "scores": e.scores}

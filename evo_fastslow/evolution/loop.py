@@ -39,6 +39,8 @@ from evo_fastslow.numerics.fingerprint import differences
 from evo_fastslow.weights import WeightStore
 
 DRIVERS = {"generational": Generational, "steady": SteadyState}
+MAY_CHANGE_ON_RESUME = ("generations", "cluster", "tracking", "reproducibility", "budget.ceiling_core_hours",
+                        "budget.confirm")
 
 
 class Run:
@@ -73,6 +75,8 @@ class Run:
         if not (self.run_dir / ARCHIVE_FILE).is_file():
             raise InputError(str(self.run_dir), ARCHIVE_FILE, "a run directory made by `evo-fastslow evolve`")
         self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))
+        with Archive(self.run_dir / ARCHIVE_FILE, create=False) as archive:
+            archive.check()  # a damaged archive is refused, naming the table and row: never evolved on
         self.plan = self._plan(str(self.run_dir / CONFIG_FILE))
         return self._loop(read_checkpoint(self.run_dir))
 
@@ -159,7 +163,8 @@ class Run:
 
     def _check_config(self, archive: Archive) -> None:
         """A resumed run continues as it was configured: only `generations` (to extend it), `cluster`,
-        `tracking` and `reproducibility` may change; anything else would mix two experiments in one archive."""
+        `tracking`, `reproducibility` and the plan's ceiling may change; anything else would mix two
+        experiments in one archive."""
         current = json.loads(json.dumps(self.config.model_dump(by_alias=True)))  # as JSON has it: lists
         recorded = archive.meta("config")
         if isinstance(recorded, dict):
@@ -168,7 +173,7 @@ class Run:
             archive.set_meta("config", current)
             return
         changed = [key for key in changed_fields(recorded, current)
-                   if key.split(".")[0] not in ("generations", "cluster", "tracking", "reproducibility")]
+                   if not any(key == m or key.startswith(m + ".") for m in MAY_CHANGE_ON_RESUME)]
         if changed:
             raise InputError(str(self.run_dir / CONFIG_FILE), changed[0],
                              f"the value this run was started with ({value_at(recorded, changed[0])!r}): a resumed run "

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from evo_fastslow.archive import GenomeRecord
+from evo_fastslow.archive import Archive, GenomeRecord
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, load_plugin_cores, validate_config
 from evo_fastslow.evolution.policy.selection import LEGACY
@@ -95,3 +95,52 @@ def tracker_for(run_dir: Path) -> Tracker | None:
     if config.tracking is None or (config.tracking.tensorboard is None and config.tracking.mlflow is None):
         return None
     return Tracker(config.tracking, run_dir, config.name, str(run_dir / "config.yaml"))
+
+
+def check_run_dir(run_dir: Path) -> list[tuple[str, bool, str]]:
+    """The state of a run directory, changing nothing: (part, fine, what) for its config, archive,
+    checkpoint and weights."""
+    found: list[tuple[str, bool, str]] = []
+
+    def part(name: str, probe: Any) -> Any:
+        try:
+            value, text = probe()
+            found.append((name, True, text))
+            return value
+        except InputError as err:
+            found.append((name, False, str(err)))
+            return None
+
+    part(CONFIG_FILE, lambda: (None, f"{read_run_config(run_dir).name}: a valid run config"))
+
+    def archive() -> tuple[Any, str]:
+        if not (run_dir / ARCHIVE_FILE).is_file():
+            raise InputError(str(run_dir / ARCHIVE_FILE), "file", "an archive (none: the run never started)")
+        with Archive(run_dir / ARCHIVE_FILE, create=False, skip_damaged=True) as opened:
+            counts, damaged = opened.check(), dict(opened.damaged)
+            opened.damaged = {}
+            hashes = {row[0] for row in opened.db.execute(
+                "SELECT initial FROM weights UNION SELECT final FROM weights") if row[0]}
+        if damaged:
+            raise InputError(str(run_dir / ARCHIVE_FILE), ", ".join(sorted(damaged)), "intact rows; damaged: " +
+                             "; ".join(f"{t} rows {sorted(k)[:8]}" for t, k in sorted(damaged.items())))
+        return hashes, ", ".join(f"{n} {t}" for t, n in counts.items()) + ", every row intact"
+    hashes = part(ARCHIVE_FILE, archive)
+    part(CHECKPOINT_FILE, lambda: (None, _checkpoint_text(read_checkpoint(run_dir))))
+
+    def weights() -> tuple[None, str]:
+        from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER
+
+        folder = run_dir / WEIGHTS_FOLDER
+        missing = sorted(h for h in hashes or () if not any(folder.glob(f"{h}*")))
+        if missing:
+            raise InputError(str(folder), "files", f"the weights the archive names; missing {len(missing)}: "
+                             f"{', '.join(missing[:4])}")
+        return None, f"{len(hashes or ())} weight files the archive names, all present"
+    part("weights", weights)
+    return found
+
+
+def _checkpoint_text(checkpoint: dict[str, Any] | None) -> str:
+    return "none yet (no generation finished)" if checkpoint is None else \
+        f"generation {checkpoint['generation'] + 1} finished"
