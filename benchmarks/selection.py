@@ -50,8 +50,9 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     # searchers inside the harness (evolution/searchers/): Optuna's TPE with the default evaluation policy and
     # with one lifetime per trial (as outside it), nevergrad's TwoPointsDE and NGOpt; budget: the asks the
     # env-steps pay for at the default policy's rung cost (about 0.6 full lifetimes per genome)
-    "tpe in the harness (default evaluation)": ("tpe-harness", ["searcher={name: tpe}"]),
-    "tpe in the harness, one lifetime per trial": ("tpe-harness-single", ["searcher={name: tpe}", *LEGACY]),
+    "tpe in the harness (default evaluation)": ("tpe-harness", ["searcher={name: tpe, categorical: native}"]),
+    "tpe in the harness, one lifetime per trial": ("tpe-harness-single", ["searcher={name: tpe, categorical: native}",
+                                                                         *LEGACY]),
     "de (nevergrad TwoPointsDE, default evaluation)": ("de", ["searcher={name: de, budget: 110}"]),
     "ngopt (nevergrad NGOpt, default evaluation)": ("ngopt", ["searcher={name: ngopt, budget: 110}"]),
 }
