@@ -199,8 +199,10 @@ class Archive:
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
         try:
+            if row and not isinstance(row[0], str):
+                raise TypeError
             return json.loads(row[0]) if row else default
-        except (json.JSONDecodeError, TypeError):
+        except (ValueError, TypeError):
             raise InputError(str(self.path), f"run.{key}", "JSON written by evo-fastslow (the archive is damaged)") from None
 
     def check(self) -> dict[str, int]:
@@ -454,8 +456,10 @@ def _nan(value: float | None) -> float:
 
 def _json(text: str, table: str, key: int, path: Path, kind: type | None = None, what: str = "") -> Any:
     try:
+        if not isinstance(text, str):  # a BLOB where the schema has JSON text
+            raise TypeError
         value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError):  # JSONDecodeError is a ValueError
         raise InputError(str(path), f"{table} row {key}", "JSON written by evo-fastslow (the archive is damaged)") from None
     if kind is not None and not isinstance(value, kind):
         raise InputError(str(path), f"{table} row {key}", f"{what} as a JSON {'mapping' if kind is dict else 'list'}, "
