@@ -126,6 +126,15 @@ class Run:
 
         return Archive(self.dir / "archive.sqlite", create=False)
 
+    @property
+    def plan(self) -> dict[str, Any] | None:
+        """What the run was planned to spend at most when it started (lifetimes, env-steps, core-hours on the
+        machine that ran it), and what it spent: {..., "spent_env_steps"}; None for runs made before plans."""
+        with self._archive() as archive:
+            planned = archive.meta("plan")
+            return None if planned is None else {**planned, "spent_env_steps": int(archive.spending().get(
+                "env_steps", 0))}
+
     def evaluations(self) -> "pd.DataFrame":
         """One row per genome and its evaluation, genes as `gene.*` columns: `evo-fastslow export`'s table."""
         from evo_fastslow.analysis.export import evaluations_frame

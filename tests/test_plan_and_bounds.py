@@ -65,3 +65,6 @@ def test_the_plan_is_told_first_and_a_run_above_the_ceiling_needs_yes(tmp_path):
     assert planned["lifetimes"] == 48 and planned["env_steps"] == 312000 and planned["core_hours"] > 0
     assert 0 < spent <= planned["env_steps"]
     assert f"spent {spent / 1e6:,.4g}M env-steps of the 0.312M planned at most" in started.stderr
+    import evo_fastslow as ef
+
+    assert ef.open_run(tmp_path / "run").plan == {**planned, "spent_env_steps": spent}
