@@ -257,7 +257,11 @@ class Archive:
 
     def _outcome(self, row: tuple) -> dict[str, Any]:
         """A trial's outcome from a row (rowid, ..., outcome)."""
-        return _json(row[-1], "trials", row[0], self.path, dict, "outcome")
+        outcome = _json(row[-1], "trials", row[0], self.path, dict, "outcome")
+        if not isinstance(outcome.get("status"), str) or not isinstance(outcome.get("fitness"), (int, float)):
+            raise InputError(str(self.path), f"trials row {row[0]}", "an outcome with a status and a fitness "
+                             "(the archive is damaged)")
+        return outcome
 
     def _outcomes(self) -> list[dict[str, Any]]:
         return self._read(self._outcome, self.db.execute("SELECT rowid, outcome FROM trials").fetchall(), "trials")

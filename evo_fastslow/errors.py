@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,11 @@ def input_file(path: str | Path, what: str, where: tuple[str, str] | None = None
     if not text.strip():
         raise InputError(source, field, f"{what}, not an empty path")
     found = Path(text)
+    try:
+        found.stat()
+    except OSError as err:
+        if err.errno not in (errno.ENOENT, errno.ENOTDIR):  # a name too long, a loop, no permission
+            raise InputError(source, field, f"{what} that can be read{shown or ''} ({err.strerror})") from None
     if found.is_dir():
         raise InputError(source, field, f"{what}, not a directory{shown}")
     if not found.exists():

@@ -196,13 +196,20 @@ def _resolve(path: str, config_path: str) -> Path:
     """Relative paths: from the working directory, else from the config file's folder or the nearest
     folder above it that has them (so `configs/x.yaml` can name `fitness/y.yaml` from anywhere)."""
     candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
+    if candidate.is_absolute() or _exists(candidate):
         return candidate
     folder = Path(config_path).resolve().parent
     for base in (folder, *folder.parents):
-        if (base / candidate).exists():
+        if _exists(base / candidate):
             return base / candidate
     return candidate
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system: not a file the config can mean
+        return False
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
