@@ -178,3 +178,17 @@ def test_the_docs_searcher_reference_is_generated_from_the_settings():
     from evo_fastslow.evolution.searchers.registry import reference
 
     assert (ROOT / "docs" / "searchers.md").read_text().rstrip().endswith(reference(list(SHIPPED)).rstrip())
+
+
+def test_ngopt_survives_its_metamodel_under_this_numpy():
+    """Past about a hundred results NGOpt consults a metamodel whose float() of a one-element array numpy 2.4
+    refuses; the adapter hands nevergrad the MetaModelFailure it falls back from (nevergrad_optimizers.py)."""
+    from evo_fastslow.evolution.searchers.base import SearchContext
+    from evo_fastslow.evolution.searchers.check import drive, synthetic_objective
+    from evo_fastslow.evolution.searchers.registry import settings_of
+
+    space = load_config(ROOT / "configs" / "quickstart.yaml").space()
+    noisy, _ = synthetic_objective(space, 0)
+    context = SearchContext(space, 16, 12, 0, [])
+    searcher = searcher_class("ngopt")(settings_of({"name": "ngopt", "budget": 192}), context)
+    assert len(drive(searcher, context, noisy, 192)) == 192

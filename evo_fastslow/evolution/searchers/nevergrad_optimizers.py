@@ -54,6 +54,7 @@ class NevergradOptimizer(LibrarySearcher):
     def __init__(self, config: NevergradSettings, context: SearchContext):
         import nevergrad as ng
 
+        _model_failures_handled()
         super().__init__(config, context)
         d = len(context.space)
         parametrization = ng.p.Array(shape=(d,), lower=0.0, upper=1.0)
@@ -85,3 +86,23 @@ class NGOpt(NevergradOptimizer):
     """nevergrad's NGOpt: its own choice of algorithm for the dimension, budget and parallelism."""
     Config: ClassVar[type] = NevergradSettings
     optimizer_name = "NGOpt"
+
+
+def _model_failures_handled() -> None:
+    """nevergrad 1.0.12's metamodel (inside NGOpt's choices) converts a one-element array to float, which
+    numpy 2.4 refuses with a TypeError; nevergrad already falls back to its optimizer without the model on a
+    MetaModelFailure, so that TypeError is turned into one (the same fallback, deterministic). Once only."""
+    from nevergrad.optimization import metamodel, optimizerlib
+
+    learn = optimizerlib.learn_on_k_best
+    if getattr(learn, "evo_fastslow_guarded", False):
+        return
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return learn(*args, **kwargs)
+        except TypeError as err:
+            raise metamodel.MetaModelFailure(f"nevergrad's metamodel under numpy 2.4: {err}") from err
+
+    guarded.evo_fastslow_guarded = True  # type: ignore[attr-defined]
+    optimizerlib.learn_on_k_best = guarded
