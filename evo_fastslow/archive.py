@@ -196,14 +196,19 @@ class Archive:
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO run VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
 
-    def meta(self, key: str, default: Any = None) -> Any:
+    def meta(self, key: str, default: Any = None, kind: type | None = None) -> Any:
+        """A run metadata value (JSON); with `kind`, one of that type or an InputError naming it."""
         row = self.db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
         try:
             if row and not isinstance(row[0], str):
                 raise TypeError
-            return json.loads(row[0]) if row else default
+            value = json.loads(row[0]) if row else default
         except (ValueError, TypeError):
             raise InputError(str(self.path), f"run.{key}", "JSON written by evo-fastslow (the archive is damaged)") from None
+        if kind is not None and value is not None and not isinstance(value, kind):
+            raise InputError(str(self.path), f"run.{key}", f"a JSON {'mapping' if kind is dict else kind.__name__}, "
+                             f"not {type(value).__name__} (the archive is damaged)")
+        return value
 
     def check(self) -> dict[str, int]:
         """Read every row as the schema says (InputError naming the table and row of the first damaged one,
@@ -358,7 +363,9 @@ class Archive:
             "LEFT JOIN weights w ON w.genome_id = g.id " + within +
             "ORDER BY e.status = 'ok' DESC, 2 * e.rung + (e.decision NOT LIKE 'raced out%') DESC, e.fitness DESC, "
             "g.id ASC").fetchall()
-        evaluation = (self.meta("config") or {}).get("evaluation") or {"seeds": "per-generation"}
+        evaluation = (self.meta("config", kind=dict) or {}).get("evaluation") or {"seeds": "per-generation"}
+        if not isinstance(evaluation, dict):
+            raise InputError(str(self.path), "run.config", "its evaluation section as a mapping (the archive is damaged)")
         if evaluation.get("seeds", "shared") == "shared":  # row[3]: genes (sorted keys), row[-1]: weights' hash
             latest = {(row[3], row[-1]): row[0] for row in sorted(rows, key=lambda r: r[0]) if row[7] == "ok"}
             rows = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]

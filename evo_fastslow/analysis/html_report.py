@@ -73,7 +73,7 @@ def _ablation(report: dict[str, Any]) -> str:
 
 def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
     with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
-        config = archive.meta("config") or {}
+        config = archive.meta("config", kind=dict) or {}
         ranked = archive.ranked(top)
         genes = _searched_genes(archive)
         parts = [f"<h1>evo-fastslow run: {html.escape(run_dir.name)}</h1>",

@@ -166,7 +166,7 @@ class Run:
         `tracking`, `reproducibility` and the plan's ceiling may change; anything else would mix two
         experiments in one archive."""
         current = json.loads(json.dumps(self.config.model_dump(by_alias=True)))  # as JSON has it: lists
-        recorded = archive.meta("config")
+        recorded = archive.meta("config", kind=dict)
         if isinstance(recorded, dict):
             upgrade(recorded)
         if recorded is None:
