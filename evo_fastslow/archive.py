@@ -123,11 +123,13 @@ class Archive:
         says so when the archive closes."""
         self.path, self.skip_damaged = Path(path), skip_damaged
         self.damaged: dict[str, set[int]] = {}
+        self._gene_names: set[str] | None = None  # the first genome's, read once
         if not create and not self.path.is_file():
             raise InputError(str(self.path), "file", "an archive written by `evo-fastslow evolve`")
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.text_factory = _text  # damaged bytes: replaced, then caught where they break JSON
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            connection.text_factory = _text  # damaged bytes: replaced, then caught where they break JSON
+            self.db = _Guarded(connection, self.path)
             self._open()
         except sqlite3.DatabaseError as err:
             raise InputError(str(self.path), "file", f"an SQLite archive written by evo-fastslow ({err})") from None
@@ -209,6 +211,21 @@ class Archive:
             raise InputError(str(self.path), f"run.{key}", f"a JSON {'mapping' if kind is dict else kind.__name__}, "
                              f"not {type(value).__name__} (the archive is damaged)")
         return value
+
+    def _genome(self, row: tuple) -> GenomeRecord:
+        """A genome row, its genes named as the run's first genome's are (one run writes one gene set)."""
+        record = _genome(row, self.path)
+        if self._gene_names is None:
+            first = self.db.execute("SELECT genes FROM genomes ORDER BY id LIMIT 1").fetchone()
+            try:
+                self._gene_names = set(json.loads(first[0])) if first else set()
+            except (ValueError, TypeError):
+                self._gene_names = set()
+        if self._gene_names and set(record.genes) != self._gene_names:
+            missing = sorted(self._gene_names - set(record.genes))[:3]
+            raise InputError(str(self.path), f"genomes row {row[0]}", "the genes the run's genomes have"
+                             + (f" (missing {', '.join(missing)})" if missing else "") + " (the archive is damaged)")
+        return record
 
     def check(self) -> dict[str, int]:
         """Read every row as the schema says (InputError naming the table and row of the first damaged one,
@@ -336,8 +353,7 @@ class Archive:
         query, args = "SELECT * FROM genomes", ()
         if generation is not None:
             query, args = query + " WHERE generation = ?", (generation,)
-        return self._read(lambda row: _genome(row, self.path), self.db.execute(query + " ORDER BY id", args),
-                          "genomes")
+        return self._read(lambda row: self._genome(row), self.db.execute(query + " ORDER BY id", args), "genomes")
 
     def end_generation(self, generation: int, best: float, mean: float, best_id: int, evaluations: int,
                        failures: int, wall_seconds: float) -> None:
@@ -369,7 +385,7 @@ class Archive:
         if evaluation.get("seeds", "shared") == "shared":  # row[3]: genes (sorted keys), row[-1]: weights' hash
             latest = {(row[3], row[-1]): row[0] for row in sorted(rows, key=lambda r: r[0]) if row[7] == "ok"}
             rows = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
-        pairs = self._read(lambda row: (_genome(row[:6], self.path), _evaluation(row[6:-1], self.path)), rows,
+        pairs = self._read(lambda row: (self._genome(row[:6]), _evaluation(row[6:-1], self.path)), rows,
                            "genomes or evaluations")
         return pairs[:limit]
 
@@ -417,7 +433,7 @@ class Archive:
 
     def genome(self, genome_id: int) -> GenomeRecord | None:
         row = self.db.execute("SELECT * FROM genomes WHERE id = ?", (genome_id,)).fetchone()
-        return None if row is None else _genome(row, self.path)
+        return None if row is None else self._genome(row)
 
     def snapshot(self) -> list[tuple]:
         """What two runs must agree on: every genome, its evaluation's outcome (no timings, no workers), the
@@ -436,11 +452,62 @@ class Archive:
                     "ORDER BY subject, rung, replicate")]
 
 
+class _Guarded:
+    """The archive's SQLite connection, whose failures at any statement (a damaged page, a name that is not
+    UTF-8) are one InputError naming the file; a statement's rows are read at once."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self.connection, self.path = connection, path
+
+    def execute(self, sql: str, args: Any = ()) -> "_Rows":
+        try:
+            cursor = self.connection.execute(sql, args)
+            return _Rows(cursor.fetchall(), cursor.description)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            if isinstance(err, sqlite3.IntegrityError):
+                raise
+            raise InputError(str(self.path), "file", f"an SQLite archive written by evo-fastslow, intact ({err})") from None
+
+    def executescript(self, sql: str) -> None:
+        self.execute_guarded(self.connection.executescript, sql)
+
+    def execute_guarded(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as err:
+            raise InputError(str(self.path), "file", f"an SQLite archive written by evo-fastslow, intact ({err})") from None
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> "_Guarded":
+        self.connection.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.connection.__exit__(*exc)
+
+
+class _Rows(list):
+    """A statement's rows, read as a cursor would be."""
+
+    def __init__(self, rows: list, description: Any = None):
+        super().__init__(rows)
+        self.description = description
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list:
+        return list(self)
+
+
 def _genome(row: tuple, path: Path) -> GenomeRecord:
     genes = _json(row[3], "genomes", row[0], path, dict, "genes")
     parents = _json(row[5], "genomes", row[0], path, list, "parents")
     _typed(row, {1: int, 2: int, 4: str}, "genomes", path, ("generation", "idx", "origin"))
-    if not all(isinstance(k, str) for k in genes) or not all(isinstance(p, int) for p in parents):
+    if not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in genes.items()) \
+            or not all(isinstance(p, int) for p in parents):
         raise InputError(str(path), f"genomes row {row[0]}", "genes as a mapping of names, parents as genome ids "
                          "(the archive is damaged)")
     return GenomeRecord(row[0], row[1], row[2], genes, row[4], parents)

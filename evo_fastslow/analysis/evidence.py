@@ -10,6 +10,7 @@ import numpy as np
 from rich.table import Table
 
 from evo_fastslow.archive import Archive
+from evo_fastslow.evolution.rundir import recorded_config
 
 
 def top_evidence(archive: Archive, count: int) -> list[tuple[str, list[float]]]:
@@ -55,8 +56,9 @@ def evidence_report(archive: Archive, top: int = 3) -> dict[str, Any] | None:
     if not spent:
         return None
     evaluations = archive.evaluations()
-    suites = archive.meta("config", {}).get("embedded_suites", [])
-    budget = archive.meta("config", {}).get("budget", {}).get("train_env_steps")
+    config = recorded_config(archive)
+    suites = config.get("embedded_suites", [])
+    budget = config.get("budget", {}).get("train_env_steps")
     full = sum(budget or s["lifetime"]["train_env_steps"] for s in suites)
     evidence = top_evidence(archive, top)
     return {"genomes_per_rung": dict(sorted(Counter(e.rung for e in evaluations.values()).items())),

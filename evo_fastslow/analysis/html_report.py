@@ -19,6 +19,7 @@ from evo_fastslow.analysis.maps import front, map_history
 from evo_fastslow.analysis.statistics import format_interval
 from evo_fastslow.analysis.report import _searched_genes, failures_by_reason, reproducibility_notes
 from evo_fastslow.archive import Archive
+from evo_fastslow.evolution.rundir import recorded_config
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
@@ -73,7 +74,7 @@ def _ablation(report: dict[str, Any]) -> str:
 
 def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
     with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
-        config = archive.meta("config", kind=dict) or {}
+        config = recorded_config(archive)
         ranked = archive.ranked(top)
         genes = _searched_genes(archive)
         parts = [f"<h1>evo-fastslow run: {html.escape(run_dir.name)}</h1>",

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from evo_fastslow.archive import Archive
-from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.evaluate import MACHINE_DEPENDENT
 from evo_fastslow.genome import SEARCH_SPACE, Categorical, Genome, save_genomes
 
@@ -22,11 +21,9 @@ def _searched_genes(archive: Archive) -> list[str]:
     IMPLICIT_SEARCH it did not hold fixed), and only those its genomes have."""
     from evo_fastslow.evolution.config import IMPLICIT_SEARCH
 
-    space = (archive.meta("config", kind=dict) or {}).get("search_space") or {}
-    if not (isinstance(space, dict) and isinstance(space.get("search") or [], list)
-            and isinstance(space.get("fixed") or {}, dict)):
-        raise InputError(str(archive.path), "run.config", "its search_space as a run config has it (the archive is "
-                         "damaged)")
+    from evo_fastslow.evolution.rundir import recorded_config
+
+    space = recorded_config(archive).get("search_space") or {}
     named = space.get("search") or [n for n in IMPLICIT_SEARCH if n not in (space.get("fixed") or {})]
     first = archive.genomes(0)[:1]
     present = set(first[0].genes) if first else set(SEARCH_SPACE.genes)

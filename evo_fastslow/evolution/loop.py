@@ -75,10 +75,12 @@ class Run:
         if not (self.run_dir / ARCHIVE_FILE).is_file():
             raise InputError(str(self.run_dir), ARCHIVE_FILE, "a run directory made by `evo-fastslow evolve`")
         self.tracker = self._tracker(str(self.run_dir / CONFIG_FILE))
+        checkpoint = read_checkpoint(self.run_dir)
         with Archive(self.run_dir / ARCHIVE_FILE, create=False) as archive:
             archive.check()  # a damaged archive is refused, naming the table and row: never evolved on
+            self._check_config(archive)
         self.plan = self._plan(str(self.run_dir / CONFIG_FILE))
-        return self._loop(read_checkpoint(self.run_dir))
+        return self._loop(checkpoint)
 
     def _plan(self, config_path: str) -> Plan:
         """Told before any work: what the run will spend at most; above the ceiling, only when confirmed."""

@@ -144,3 +144,27 @@ def check_run_dir(run_dir: Path) -> list[tuple[str, bool, str]]:
 def _checkpoint_text(checkpoint: dict[str, Any] | None) -> str:
     return "none yet (no generation finished)" if checkpoint is None else \
         f"generation {checkpoint['generation'] + 1} finished"
+
+
+def recorded_config(archive: Archive) -> dict[str, Any]:
+    """The resolved config an archive keeps (meta `config`), for reading a finished run: the sections readers
+    use checked for their shape (a full validation would import the run's plug-ins), a damaged one an
+    InputError naming the archive; {} for an archive without one."""
+    data = archive.meta("config", kind=dict) or {}
+    shapes = {"search_space": dict, "budget": dict, "evaluation": dict, "embedded_suites": list}
+    bad = [k for k, kind in shapes.items() if k in data and data[k] is not None and not isinstance(data[k], kind)]
+    space = data.get("search_space") or {}
+    if not bad and isinstance(space, dict):
+        bad += [f"search_space.{k}" for k, kind in (("search", list), ("fixed", dict))
+                if space.get(k) is not None and not isinstance(space[k], kind)]
+    suites = data.get("embedded_suites") or []
+    if not bad and not all(isinstance(s, dict) and isinstance(s.get("lifetime"), dict)
+                           and isinstance(s["lifetime"].get("train_env_steps"), int) for s in suites):
+        bad.append("embedded_suites")
+    budget = data.get("budget") or {}
+    if not bad and not isinstance(budget.get("train_env_steps") or 0, int):
+        bad.append("budget.train_env_steps")
+    if bad:
+        raise InputError(str(archive.path), f"run.config: {bad[0]}", "the run's config as evo-fastslow wrote it "
+                         "(the archive is damaged)")
+    return data
