@@ -170,7 +170,7 @@ class Archive:
 
             from evo_fastslow.errors import ConfigWarning
 
-            parts = "; ".join(f"{table}: {len(keys)} (rows {', '.join(map(str, sorted(keys)[:8]))}"
+            parts = "; ".join(f"{table}: {len(keys)} (rows {', '.join(map(str, sorted(keys, key=str)[:8]))}"
                               f"{', ...' if len(keys) > 8 else ''})" for table, keys in sorted(self.damaged.items()))
             warnings.warn(f"{self.path}: damaged rows left out ({parts}); what is shown is the rest",
                           ConfigWarning, stacklevel=2)

@@ -123,7 +123,7 @@ def check_run_dir(run_dir: Path) -> list[tuple[str, bool, str]]:
                 "SELECT initial FROM weights UNION SELECT final FROM weights") if row[0]}
         if damaged:
             raise InputError(str(run_dir / ARCHIVE_FILE), ", ".join(sorted(damaged)), "intact rows; damaged: " +
-                             "; ".join(f"{t} rows {sorted(k)[:8]}" for t, k in sorted(damaged.items())))
+                             "; ".join(f"{t} rows {sorted(k, key=str)[:8]}" for t, k in sorted(damaged.items())))
         return hashes, ", ".join(f"{n} {t}" for t, n in counts.items()) + ", every row intact"
     hashes = part(ARCHIVE_FILE, archive)
     part(CHECKPOINT_FILE, lambda: (None, _checkpoint_text(read_checkpoint(run_dir))))
