@@ -53,6 +53,7 @@ class Run:
         self.evaluate_fn = evaluate_fn
         self.history: list[GenerationStats] = []
         self.context: RunContext | None = None  # the last start or resume's: its best so far, its fingerprint
+        self.plan: Plan | None = None  # what the run will spend at most, told before any work
         self.tracker = Tracker(TrackingConfig(), self.run_dir, config.name, "")  # checked and set by start and resume
 
     def start(self) -> list[GenerationStats]:
