@@ -218,11 +218,12 @@ class Archive:
         if self._gene_names is None:
             first = self.db.execute("SELECT genes FROM genomes ORDER BY id LIMIT 1").fetchone()
             try:
-                self._gene_names = set(json.loads(first[0])) if first else set()
+                value = json.loads(first[0]) if first else {}
             except (ValueError, TypeError):
-                self._gene_names = set()
+                value = {}
+            self._gene_names = set(value) if isinstance(value, dict) else set()  # a damaged first row: no rule
         if self._gene_names and set(record.genes) != self._gene_names:
-            missing = sorted(self._gene_names - set(record.genes))[:3]
+            missing = sorted(map(str, self._gene_names - set(record.genes)))[:3]
             raise InputError(str(self.path), f"genomes row {row[0]}", "the genes the run's genomes have"
                              + (f" (missing {', '.join(missing)})" if missing else "") + " (the archive is damaged)")
         return record
