@@ -207,12 +207,13 @@ def main() -> None:
                         "arms' winners again from their archives (after a change to how a run names its best)")
     parser.add_argument("--only", nargs="+", metavar="FOLDER", help="run only these arms (by folder, e.g. "
                         "survival-3); the others are shown where measured already")
-    parser.add_argument("--from-summary", metavar="FILE", help="a summary.json this command wrote before, with run "
-                        "seeds 0, 1, ...: its arms' per-seed figures are taken instead of running them again")
+    parser.add_argument("--from-summary", metavar="FILE", nargs="+", default=[], help="summary.json files this command "
+                        "wrote before, with run seeds 0, 1, ...: their arms' per-seed figures are taken instead of "
+                        "running them again")
     args = parser.parse_args()
     console, out = Console(stderr=True), Path(args.out)
-    if args.from_summary:
-        take_summary(Path(args.from_summary), out, {**ARMS, **CANDIDATES, "Optuna TPE": ("tpe", [])})
+    for summary in args.from_summary:
+        take_summary(Path(summary), out, {**ARMS, **CANDIDATES, "Optuna TPE": ("tpe", [])})
     base = load_config(args.config, [*args.set, *LEGACY])
     generations = args.generations or base.generations
     budget = base.population * generations * sum(s.lifetime.train_env_steps for s in base.fitness_suites())
