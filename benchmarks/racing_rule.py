@@ -3,7 +3,7 @@
 Each of G genomes has a true mean fitness; a trial draws it plus a replicate effect shared by every
 genome (the task draw: what common random numbers cancel) plus the genome's own noise, and with a
 small probability the lifetime "never learns" (chance level), as one in five or six lifetimes of the
-reference LSTM did (README). Genomes arrive one at a time and each is decided by the real plan
+reference LSTM did (docs/concepts/selection-under-noise.md). Genomes arrive one at a time and each is decided by the real plan
 (`evolution/policy/selection.py: plan_step`) against all earlier trials; the winner is what `inspect` would
 name (highest rung, then mean). Printed per rule: how often the winner is the true best, the winner's
 optimism (selected mean - true mean) and the trials spent, beside single-seed selection.
@@ -26,7 +26,7 @@ SINGLE = EvaluationConfig(max_replicates=1, racing=None, rungs=[1.0])
 
 @dataclass(frozen=True)
 class Objective:
-    """True means and the noise of one lifetime (figures after the README's measurements)."""
+    """True means and the noise of one lifetime (figures after the measurements in docs/concepts/selection-under-noise.md)."""
     genomes: int = 24
     best: float = 0.80
     gap: float = 0.05        # the runner-up is this much worse; the rest spread below it

@@ -30,7 +30,7 @@ import numpy as np
 from rich.console import Console
 
 from evo_fastslow.analysis.sources import Candidate, open_source
-from evo_fastslow.analysis.statistics import mean_interval
+from evo_fastslow.statistics import mean_interval
 from evo_fastslow.analysis.validate import validate
 from evo_fastslow.archive import Archive
 from evo_fastslow.evolution.config import load_config

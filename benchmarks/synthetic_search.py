@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from evo_fastslow.analysis.statistics import mean_interval
+from evo_fastslow.statistics import mean_interval
 from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.searchers.base import SearchContext
 from evo_fastslow.evolution.searchers.check import drive, synthetic_objective

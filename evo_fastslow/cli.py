@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.set_defaults(run=_ablate)
     experiment = commands.add_parser("experiment", help="arms x run seeds: evolve, validate each best genome, "
                                      "compare the arms with 95%% intervals over run seeds")
-    experiment.add_argument("file", help="experiment file (experiments/*.yaml)")
+    experiment.add_argument("file", help="experiment file (e.g. studies/inheritance/inheritance.yaml)")
     experiment.add_argument("--out", metavar="DIR", help="default runs/NAME")
     experiment.add_argument("--workers", type=int, help="validate on a LocalCluster of this many workers (0: "
                             "in-process) instead of each run's cluster")

@@ -149,14 +149,26 @@ def _plugin_core(genes: Mapping[str, Any], source: str, where: str) -> None:
     """A genome naming an installed plugin core (an entry point, never an import path) gets it loaded."""
     core = genes.get("core")
     if isinstance(core, str) and core not in SEARCH_SPACE.genes["core"].choices + SEARCH_SPACE.genes["core"].also:
-        from evo_fastslow.plugins import PluginError, is_import_path, load_core
+        from evo_fastslow.plugins import PluginError, is_import_path, load_plugin_core
 
         if is_import_path(core):
             return  # an import path is loaded only where a run config names it: the gene check says so
         try:
-            load_core(core, allow_import_path=False)
+            register_core(core, load_plugin_core(core, allow_import_path=False))
         except PluginError:
             return  # not installed: the gene check names the values it accepts
+
+
+def register_core(name: str, core: type) -> None:
+    """Make `name` a value the `core` gene accepts and add the core's own genes to the search space."""
+    from evo_fastslow.plugins import PluginError
+
+    for gene in getattr(core, "genes", ()):
+        known = SEARCH_SPACE.genes.get(gene.name)
+        if known is not None and known != gene:
+            raise PluginError(f"core {name!r}: gene {gene.name!r} is already defined otherwise")
+        SEARCH_SPACE.add(gene)
+    SEARCH_SPACE.accept("core", name)
 
 
 SEARCH_SPACE = SearchSpace([

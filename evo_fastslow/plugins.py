@@ -104,84 +104,16 @@ def load_task(kind: str) -> type:
     return found
 
 
-def load_core(name: str, allow_import_path: bool = True) -> type:
-    """The core class a `core` gene value names; a plugin core is registered (its name becomes a value
-    the `core` gene accepts, its genes join the search space)."""
-    from evo_fastslow.agents.cores import CORES
-
-    if name in CORES:
-        return CORES[name]
+def load_plugin_core(name: str, allow_import_path: bool = True) -> type:
+    """The core class a plugin name points to, held to the core protocol; registering it (its name a
+    value of the `core` gene, its genes in the search space) is `genome.register_core`'s job."""
     found = load_plugin(CORE_GROUP, name, "core", allow_import_path)
     for method in ("initial_state", "step", "replay"):
         if not callable(getattr(found, method, None)):
             raise PluginError(f"core {name!r}: a torch module with {method}() (see evo_fastslow/plugins.py)")
-    register_core(name, found)
     return found
-
-
-def register_core(name: str, core: type) -> None:
-    """Make `name` a value the `core` gene accepts and add the core's own genes to the search space."""
-    from evo_fastslow.agents.cores import CORES
-    from evo_fastslow.genome import SEARCH_SPACE
-
-    CORES[name] = core
-    for gene in getattr(core, "genes", ()):
-        known = SEARCH_SPACE.genes.get(gene.name)
-        if known is not None and known != gene:
-            raise PluginError(f"core {name!r}: gene {gene.name!r} is already defined otherwise")
-        SEARCH_SPACE.add(gene)
-    SEARCH_SPACE.accept("core", name)
 
 
 def core_genes(core: type, genome: Any) -> dict[str, Any]:
     """The values of a core's own genes in a genome (its constructor's keyword arguments)."""
     return {gene.name: genome[gene.name] for gene in getattr(core, "genes", ())}
-
-
-def config_cores(search_space: Any) -> list[str]:
-    """Plugin cores a run config's raw `search_space` names (in choices.core or fixed.core)."""
-    from evo_fastslow.agents.cores import BUILT_IN_CORES as CORES
-
-    if not isinstance(search_space, dict):
-        return []
-    choices = (search_space.get("choices") or {}).get("core") if isinstance(search_space.get("choices"), dict) else None
-    fixed = (search_space.get("fixed") or {}).get("core") if isinstance(search_space.get("fixed"), dict) else None
-    names = [*(choices if isinstance(choices, list) else []), *([fixed] if fixed is not None else [])]
-    return [n for n in names if isinstance(n, str) and n not in CORES]
-
-
-def available(tasks: list[str], cores: list[str]) -> dict[str, str]:
-    """On a worker: each named plugin's version, or why it cannot be loaded ('missing: ...')."""
-    found = {}
-    for name, load in [*((kind, load_task) for kind in tasks), *((core, load_core) for core in cores)]:
-        try:
-            load(name)
-            found[name] = LOADED.get(name, "built in")
-        except PluginError as err:
-            found[name] = f"missing: {err}"
-    return found
-
-
-def check_workers(evaluator: Any, suites: list[Any], space: Any, archive: Any, run_dir: str) -> list[str]:
-    """The run's plugins (its suites' tasks, its space's cores) loaded on every worker: InputError naming
-    a worker that cannot load one; the versions that differ from the driver's, as problems. The driver's
-    versions are kept in the archive (meta `plugins`)."""
-    from evo_fastslow.agents.cores import BUILT_IN_CORES
-    from evo_fastslow.errors import InputError
-    from evo_fastslow.tasks import TASKS
-
-    tasks = sorted({s.task.kind for s in suites} - set(TASKS))
-    cores = sorted({*space.genes["core"].choices, space.fixed.get("core", "lstm")} - set(BUILT_IN_CORES))
-    if not tasks and not cores:
-        return []
-    wanted = {name: LOADED.get(name, "") for name in (*tasks, *cores)}
-    archive.set_meta("plugins", wanted)
-    problems = []
-    for worker, found in sorted(evaluator.on_every_worker(available, tasks, cores).items()):
-        for name, version in found.items():
-            if version.startswith("missing: "):
-                raise InputError(run_dir, "plugins", f"every worker able to load plugin {name!r}; worker {worker} "
-                                 f"cannot: {version.removeprefix('missing: ')}")
-            if version != wanted[name]:
-                problems.append(f"worker {worker} has plugin {name!r} at {version}, the driver at {wanted[name]}")
-    return problems

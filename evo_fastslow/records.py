@@ -44,7 +44,7 @@ class Evaluation:
     curves: dict[str, list]
     wall_seconds: float
     worker: str
-    fingerprint: str = ""  # digest of the worker's numeric fingerprint (numerics/fingerprint.py)
+    fingerprint: str = ""  # digest of the worker's numeric fingerprint (lifetime/fingerprint.py)
     started_at: float = 0.0   # the worker's clock (Unix seconds) when the evaluation started, 0 if unknown
     finished_at: float = 0.0  # ... and when it ended: utilisation, not results
     replicates: int = 1       # lifetimes the fitness is the mean of (evolution/policy/selection.py)

@@ -18,7 +18,7 @@ from evo_fastslow.lifetime.a2c import act
 from evo_fastslow.lifetime.reference import baseline_results
 from evo_fastslow.suite import load_suite
 from evo_fastslow.tasks import BanditTask, GridworldTask
-from evo_fastslow.tasks.gridworld import MOVES, UNREACHABLE, distances
+from evo_fastslow.tasks.grid_paths import MOVES, UNREACHABLE, distances
 from evo_fastslow.tasks.gymnasium_task import GymnasiumTask
 
 LSTM = load_genome("populations/reference.json:wang2016-lstm")

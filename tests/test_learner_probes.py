@@ -1,4 +1,4 @@
-"""experiments/learner_probes.py's patches do what its figures say they did."""
+"""studies/learner-probes/learner_probes.py's patches do what its figures say they did."""
 
 import importlib.util
 from pathlib import Path
@@ -16,7 +16,7 @@ from evo_fastslow.tasks.bandit import BanditTask
 from references import small_suite
 
 SPEC = importlib.util.spec_from_file_location(
-    "learner_probes", Path(__file__).resolve().parents[1] / "experiments/learner_probes.py")
+    "learner_probes", Path(__file__).resolve().parents[1] / "studies/learner-probes/learner_probes.py")
 probes = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(probes)
 

@@ -19,7 +19,7 @@ import torch
 
 from evo_fastslow.lifetime import run_lifetime
 from evo_fastslow.genome import load_genome
-from evo_fastslow.numerics.fingerprint import fingerprint
+from evo_fastslow.lifetime.fingerprint import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERICS = ROOT / "evo_fastslow" / "numerics"
@@ -106,7 +106,7 @@ def test_lifetimes_and_archives_are_the_same_under_every_dispatch_setting():
 
 
 def test_the_fingerprint_is_the_same_under_every_dispatch_setting_and_names_the_mode():
-    code = "import json; from evo_fastslow.numerics.fingerprint import fingerprint; print(json.dumps(fingerprint()))"
+    code = "import json; from evo_fastslow.lifetime.fingerprint import fingerprint; print(json.dumps(fingerprint()))"
 
     def probe(extra):
         out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **extra}, capture_output=True,

@@ -69,7 +69,7 @@ ARGUMENTS = [
      "--archive"),
     ("ablate SOURCE", ["ablate", "{}", "--suite", SUITE, "--workers", "0"], RUN_DIRS, None),
     ("experiment FILE", ["experiment", "{}"], READS, None),
-    ("experiment --out", ["experiment", str(ROOT / "experiments/inheritance.yaml"), "--out", "{}"], DIRS_OUT,
+    ("experiment --out", ["experiment", str(ROOT / "studies/inheritance/inheritance.yaml"), "--out", "{}"], DIRS_OUT,
      "--out"),
 ]
 

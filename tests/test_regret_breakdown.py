@@ -1,4 +1,4 @@
-"""experiments/regret_breakdown.py's arithmetic, against figures worked out by hand."""
+"""studies/bandit-agent/regret_breakdown.py's arithmetic, against figures worked out by hand."""
 
 import importlib.util
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 SPEC = importlib.util.spec_from_file_location(
-    "regret_breakdown", Path(__file__).resolve().parents[1] / "experiments/regret_breakdown.py")
+    "regret_breakdown", Path(__file__).resolve().parents[1] / "studies/bandit-agent/regret_breakdown.py")
 regret_breakdown = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(regret_breakdown)
 

@@ -5,7 +5,6 @@ unresolvable: it must render offline, with no console errors, and its screenshot
 import io
 import json
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ from evo_fastslow.analysis.lineage import lineage
 from evo_fastslow.archive import Archive
 from evo_fastslow.cli import main
 from runs import TINY
-from system_packages import ensure_installed
+from browser import chromium
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +59,7 @@ def test_lineage_walks_back_to_the_first_generation(run_dir, capsys):
     assert main(["inspect", str(run_dir), "--lineage", "999"]) == 2
 
 
-def _chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2400",
-                 "--host-resolver-rules=MAP * ~NOTFOUND"):  # offline: no host name resolves
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
-
-
 def test_the_report_opens_offline_in_headless_chromium(run_dir, tmp_path):
-    ensure_installed(("chromium", "chromedriver"), ("chromium", "chromium-driver"))
     page = tmp_path / "report.html"
     assert main(["report", str(run_dir), "-o", str(page)]) == 0
     text = page.read_text()
@@ -84,7 +69,7 @@ def test_the_report_opens_offline_in_headless_chromium(run_dir, tmp_path):
     for heading in ("Fitness and searched genes", "Top", "Validation on fresh seeds", "Lineage of the best genome",
                     "Learning curves", "Failures", "Configuration"):
         assert heading in text, heading
-    driver = _chromium()
+    driver = chromium()
     try:
         driver.get(page.as_uri())
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

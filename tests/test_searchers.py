@@ -173,13 +173,6 @@ def test_a_run_directory_made_before_searcher_plugins_resumes_as_a_new_run_would
     assert snapshot(old) == snapshot(tmp_path / "new") and len(snapshot(old)) > 9
 
 
-def test_the_docs_searcher_reference_is_generated_from_the_settings():
-    """docs/searchers.md is `evo-fastslow searchers`' output: regenerate it when a searcher's fields change."""
-    from evo_fastslow.evolution.searchers.registry import reference
-
-    assert (ROOT / "docs" / "searchers.md").read_text().rstrip().endswith(reference(list(SHIPPED)).rstrip())
-
-
 def test_ngopt_survives_its_metamodel_under_this_numpy():
     """Past about a hundred results NGOpt consults a metamodel whose float() of a one-element array numpy 2.4
     refuses; the adapter hands nevergrad the MetaModelFailure it falls back from (nevergrad_optimizers.py)."""

@@ -62,7 +62,8 @@ class Agent(nn.Module):
         if self.episodic_lstm:
             self.core = EpisodicLSTMCore(core_in, hidden)
         else:
-            from evo_fastslow.plugins import core_genes, load_core
+            from evo_fastslow.agents.cores import load_core
+            from evo_fastslow.plugins import core_genes
 
             core = load_core(genome["core"])
             self.core = core(core_in + self.reinstated_size, hidden, **core_genes(core, genome))

@@ -138,8 +138,21 @@ def reset(state: State, mask: torch.Tensor) -> State:
 
 CORES: dict[str, Callable[..., nn.Module]] = {
     "lstm": LSTMCore, "gru": GRUCore, "feedforward": FeedforwardCore,
-}  # plugin cores join it when loaded (evo_fastslow/plugins.py)
+}  # plugin cores join it when loaded (load_core)
 BUILT_IN_CORES = tuple(CORES)
+
+
+def load_core(name: str, allow_import_path: bool = True) -> Callable[..., nn.Module]:
+    """The core class a `core` gene value names: built in, or a plugin (by import path or entry point),
+    registered on first use (evo_fastslow/plugins.py says what a plugin core provides)."""
+    from evo_fastslow.genome import register_core
+    from evo_fastslow.plugins import load_plugin_core
+
+    if name not in CORES:
+        core = load_plugin_core(name, allow_import_path)
+        register_core(name, core)
+        CORES[name] = core
+    return CORES[name]
 
 
 class EpisodicLSTMCore(nn.Module):

@@ -17,7 +17,7 @@ from rich.table import Table
 from evo_fastslow.analysis.replicates import RAW_MEASURES, run_replicates
 from evo_fastslow.evolution.evaluate import architecture
 from evo_fastslow.analysis.sources import Candidate, Source
-from evo_fastslow.analysis.statistics import format_interval, paired_interval
+from evo_fastslow.statistics import format_interval, paired_interval
 from evo_fastslow.archive import Archive
 from evo_fastslow.errors import InputError
 from evo_fastslow.genes import Bool, Categorical

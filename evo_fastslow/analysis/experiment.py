@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from evo_fastslow.analysis.statistics import format_interval, mean_interval
+from evo_fastslow.statistics import format_interval, mean_interval
 from evo_fastslow.errors import InputError, read_yaml
 
 EXPERIMENT_SCHEMA = "evo_fastslow.experiment/1"

@@ -16,7 +16,7 @@ from evo_fastslow.analysis.ablate import verdict
 from evo_fastslow.analysis.evidence import evidence_report
 from evo_fastslow.analysis.lineage import lineage
 from evo_fastslow.analysis.maps import front, map_history
-from evo_fastslow.analysis.statistics import format_interval
+from evo_fastslow.statistics import format_interval
 from evo_fastslow.analysis.report import _searched_genes, failures_by_reason, reproducibility_notes
 from evo_fastslow.archive import Archive
 from evo_fastslow.evolution.rundir import recorded_config

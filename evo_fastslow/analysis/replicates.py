@@ -16,7 +16,7 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-from evo_fastslow.analysis.statistics import Interval, mean_interval
+from evo_fastslow.statistics import Interval, mean_interval
 from evo_fastslow.archive import Archive
 from evo_fastslow.console import LogProgress
 from evo_fastslow.evolution.cluster.config import ClusterConfig

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from evo_fastslow.analysis.replicates import RAW_MEASURES, baseline_summary, run_replicates, summary
 from evo_fastslow.analysis.sources import Candidate, Source
-from evo_fastslow.analysis.statistics import format_interval
+from evo_fastslow.statistics import format_interval
 
 MEASURE_NAMES = {"test_regret": "regret", "test_mean_reward": "reward / trial"}
 

@@ -250,10 +250,23 @@ def validate_config(data: Any, source: str) -> RunConfig:
         raise InputError(source, _field(first["loc"]), first["msg"].removeprefix("Value error, ")) from None
 
 
+def config_cores(search_space: Any) -> list[str]:
+    """Plugin cores a run config's raw `search_space` names (in choices.core or fixed.core)."""
+    from evo_fastslow.agents.cores import BUILT_IN_CORES as CORES
+
+    if not isinstance(search_space, dict):
+        return []
+    choices = (search_space.get("choices") or {}).get("core") if isinstance(search_space.get("choices"), dict) else None
+    fixed = (search_space.get("fixed") or {}).get("core") if isinstance(search_space.get("fixed"), dict) else None
+    names = [*(choices if isinstance(choices, list) else []), *([fixed] if fixed is not None else [])]
+    return [n for n in names if isinstance(n, str) and n not in CORES]
+
+
 def load_plugin_cores(data: dict[str, Any], source: str) -> None:
     """Plugin cores the config's search space names are loaded (their genes join the space) before it is
     checked; a run directory's resolved config names them the same way (evolution/loop.py)."""
-    from evo_fastslow.plugins import PluginError, config_cores, load_core
+    from evo_fastslow.agents.cores import load_core
+    from evo_fastslow.plugins import PluginError
 
     for name in config_cores(data.get("search_space")):
         try:
@@ -278,6 +291,9 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
     if len(set(names)) != len(names):
         raise InputError(source, "suites", "suites with distinct names")
     config = config.model_copy(update={"embedded_suites": [s.model_dump(by_alias=True) for s in suites]})
+    if config.seed_population is not None:  # its full path: the run is resumed and read from any directory
+        seeds = named_file(config.seed_population, source, "seed_population", "a genome file (JSON)")
+        config = config.model_copy(update={"seed_population": str(seeds.resolve())})
     config.seed_genomes(source)  # fail now, not after the cluster started
     if config.search_space.search is None:
         warnings.warn(f"{source}: search_space: no `search` list, so it searches {', '.join(config.search_space.searched())} "

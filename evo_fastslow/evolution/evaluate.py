@@ -2,7 +2,7 @@
 
 Arguments and result are plain data. A lifetime that diverges or times out, or code that raises,
 comes back as an outcome with its status and reason: failure is data, never an exception here.
-Every outcome carries the digest of the worker's numeric fingerprint (numerics/fingerprint.py).
+Every outcome carries the digest of the worker's numeric fingerprint (lifetime/fingerprint.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Any
 
-from evo_fastslow.numerics.fingerprint import fingerprint
+from evo_fastslow.lifetime.fingerprint import fingerprint
 from evo_fastslow.seeds import derive_seed
 from evo_fastslow.suite import WORST_FITNESS, FitnessSuite
 from evo_fastslow.weights import Tensors, digest, from_bytes, suite_tensors, to_bytes
@@ -97,7 +97,7 @@ def complete(genes: dict[str, Any]) -> Any:
     """The genome of genes the driver sent: a plugin core it names is loaded here too (the driver took
     the name from a run config, or from an installed entry point)."""
     from evo_fastslow.genome import SEARCH_SPACE
-    from evo_fastslow.plugins import load_core
+    from evo_fastslow.agents.cores import load_core
 
     if isinstance(genes.get("core"), str):
         load_core(genes["core"])

@@ -35,7 +35,7 @@ from evo_fastslow.evolution.searchers.base import SearchContext
 from evo_fastslow.evolution.searchers.registry import provenance, searcher_class
 from evo_fastslow.evolution.stats import GenerationStats
 from evo_fastslow.evolution.tracking import Tracker, TrackingConfig
-from evo_fastslow.numerics.fingerprint import differences
+from evo_fastslow.lifetime.fingerprint import differences
 from evo_fastslow.weights import WeightStore
 
 DRIVERS = {"generational": Generational, "steady": SteadyState}
@@ -185,8 +185,8 @@ class Run:
 
     def _check_plugins(self, evaluator: Evaluator, archive: Archive, suites: list[Any]) -> None:
         """Every worker loads the run's plugins at the driver's versions before any evaluation
-        (plugins.check_workers); a version that differs is a warning, or an error when strict."""
-        from evo_fastslow.plugins import check_workers
+        (cluster/plugins.py); a version that differs is a warning, or an error when strict."""
+        from evo_fastslow.evolution.cluster.plugins import check_workers
 
         problems = check_workers(evaluator, suites, self.config.space(), archive, str(self.run_dir))
         if problems and self.config.reproducibility == "strict":

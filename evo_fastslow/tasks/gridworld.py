@@ -22,9 +22,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from evo_fastslow.tasks.base import Policy, Task
-
-MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # N, E, S, W as (row, column) steps
-UNREACHABLE = 10_000
+from evo_fastslow.tasks.grid_paths import MOVES, UNREACHABLE, distances
 
 
 class Mazes:
@@ -55,30 +53,6 @@ class Mazes:
 
     def take(self, index: np.ndarray) -> "Mazes":
         return Mazes(self.walls[index].copy(), self.goal[index].copy(), self.context[index].copy())
-
-
-def distances(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Breadth-first distances [B, G, G] from one source cell per maze ([B, 2])."""
-    mask = np.zeros(walls.shape, bool)
-    mask[np.arange(len(sources)), sources[:, 0], sources[:, 1]] = True
-    return nearest_distances(walls, mask)
-
-
-def nearest_distances(walls: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Distances [B, G, G] to the nearest source cell (mask [B, G, G]), UNREACHABLE through walls: repeated
-    relaxation of the whole batch until nothing changes (no Python loop over mazes)."""
-    dist = np.where(sources, 0, UNREACHABLE)
-    for _ in range(walls.shape[1] * walls.shape[2]):
-        best = dist.copy()
-        best[:, 1:, :] = np.minimum(best[:, 1:, :], dist[:, :-1, :] + 1)
-        best[:, :-1, :] = np.minimum(best[:, :-1, :], dist[:, 1:, :] + 1)
-        best[:, :, 1:] = np.minimum(best[:, :, 1:], dist[:, :, :-1] + 1)
-        best[:, :, :-1] = np.minimum(best[:, :, :-1], dist[:, :, 1:] + 1)
-        best[walls] = UNREACHABLE
-        if np.array_equal(best, dist):
-            break
-        dist = best
-    return dist
 
 
 class GridEpisodes:

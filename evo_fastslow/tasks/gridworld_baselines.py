@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from evo_fastslow.tasks.gridworld import MOVES, GridEpisodes, nearest_distances
+from evo_fastslow.tasks.grid_paths import MOVES, nearest_distances
+
+if TYPE_CHECKING:  # the episodes a policy is reset on; the gridworld imports this module, not the reverse
+    from evo_fastslow.tasks.gridworld import GridEpisodes
 
 
 class GridPolicy:
@@ -14,7 +19,7 @@ class GridPolicy:
     def __init__(self, kind: str):
         self.kind = kind
 
-    def reset(self, episodes: GridEpisodes, batch: int, seed: int) -> None:
+    def reset(self, episodes: "GridEpisodes", batch: int, seed: int) -> None:
         self.episodes, self.rng = episodes, np.random.default_rng(seed)
         self.position = episodes.spawn[0].copy()
         g = episodes.task.size + 2

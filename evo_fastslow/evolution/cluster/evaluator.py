@@ -28,7 +28,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from evo_fastslow.evolution.cluster.config import ClusterConfig
 from evo_fastslow.evolution.evaluate import evaluate, failure
 from evo_fastslow.numerics import build
-from evo_fastslow.numerics.fingerprint import fingerprint
+from evo_fastslow.lifetime.fingerprint import fingerprint
 
 
 @dataclass(frozen=True)

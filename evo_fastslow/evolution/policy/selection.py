@@ -235,14 +235,3 @@ def selection_value(fitness: float, rung: int, config: EvaluationConfig, decisio
     if fitness <= FAILED:
         return fitness
     return fitness - (level(config.top, "", config) - level(rung, decision, config)) * RUNG_GAP
-
-
-def interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
-    """Student's t interval of the mean (NaN for a single value)."""
-    if len(values) < 2:
-        return math.nan, math.nan
-    from scipy import stats
-
-    mean = float(np.mean(values))
-    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values)))
-    return mean - half, mean + half

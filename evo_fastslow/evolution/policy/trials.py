@@ -17,11 +17,12 @@ from typing import Any, Callable
 
 from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
 from evo_fastslow.evolution.cluster.evaluator import Job
-from evo_fastslow.evolution.policy.selection import (Decision, EvaluationConfig, Trial, View, interval, plan_step,
+from evo_fastslow.evolution.policy.selection import (Decision, EvaluationConfig, Trial, View, plan_step,
                                               replicates_at)
 from evo_fastslow.genome import identity_genes
 from evo_fastslow.lifetime import expected_cost
 from evo_fastslow.seeds import derive_seed
+from evo_fastslow.statistics import mean_interval
 from evo_fastslow.suite import FitnessSuite
 
 
@@ -157,10 +158,16 @@ def _mean_outcome(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
             "metrics": metrics}
 
 
+def _interval(values: list[float]) -> tuple[float, float]:
+    """The replicates' 95% t interval (NaN for one replicate)."""
+    found = mean_interval(values)
+    return found.low, found.high
+
+
 def _evaluation(genome_id: int, outcome: dict[str, Any], outcomes: list[dict[str, Any]], rung: int,
                 decision: str) -> Evaluation:
     values = [o["fitness"] for o in outcomes]
-    low, high = interval(values) if outcome["status"] == "ok" else (math.nan, math.nan)
+    low, high = _interval(values) if outcome["status"] == "ok" else (math.nan, math.nan)
     return Evaluation(genome_id, outcome["status"], outcome.get("reason", ""), outcome.get("fitness", -1.0e9),
                       outcome.get("scores", {}), outcome.get("metrics", {}), outcome.get("curves", {}),
                       sum(o.get("wall_seconds", 0.0) for o in outcomes), outcome.get("worker", ""),
