@@ -76,9 +76,26 @@ def test_the_report_opens_offline_in_headless_chromium(run_dir, tmp_path):
         svgs = driver.execute_script("return Array.from(document.querySelectorAll('svg'))"
                                      ".map(s => s.getBoundingClientRect().width * s.getBoundingClientRect().height)")
         shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+        cells = driver.execute_script("return Array.from(document.querySelectorAll('td, th')).map(c => "
+                                      "[c.innerText, c.scrollWidth - c.clientWidth])")
+        page_right = driver.execute_script("return document.body.getBoundingClientRect().right")
+        boxes = driver.execute_script("return Array.from(document.querySelectorAll('.table, svg, pre')).map(b => "
+                                      "b.getBoundingClientRect().right)")
+        pareto_text = driver.execute_script(
+            "const h = Array.from(document.querySelectorAll('h2')).find(h => h.innerText.startsWith('Pareto'));"
+            "if (!h) return null; const svg = h.nextElementSibling;"
+            "return Array.from(svg.querySelectorAll('g[id^=text_]')).filter(g => g.getBoundingClientRect().width > 0)"
+            ".map(g => { const r = g.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
     finally:
         driver.quit()
     assert errors == []
+    assert cells and not [text for text, _ in cells if "{" in text]  # figures and words, not JSON
+    assert not [text for text, overflow in cells if overflow > 1]  # no text cut off in its cell
+    assert max(boxes) <= page_right + 1  # no table, plot or listing runs off the page
+    if pareto_text is not None:  # tick labels and point labels of the Pareto plot do not collide
+        overlaps = [(a, b) for i, a in enumerate(pareto_text) for b in pareto_text[i + 1:]
+                    if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 1]
+        assert not overlaps, overlaps
     assert len(svgs) >= 3 and min(svgs) > 10_000  # the plots are laid out with a real size
     pixels = np.asarray(shot)
     assert (pixels.min(axis=2) < 200).mean() > 0.02  # not blank: lines, text and markers

@@ -4,8 +4,6 @@ inline SVG (matplotlib), tables are HTML; it opens offline in any browser."""
 from __future__ import annotations
 
 import html
-import json
-
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,8 +22,9 @@ from evo_fastslow.evolution.rundir import recorded_config
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+.table { max-width: 100%; overflow-x: auto; }  /* a wide table scrolls inside its box, never off the page */
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; overflow-wrap: anywhere; }
 th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }
 svg { max-width: 100%; height: auto; } .note { color: #555; }
@@ -35,7 +34,20 @@ svg { max-width: 100%; height: auto; } .note { color: #555; }
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class=table><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _genome_table(columns: Sequence[tuple[str, Sequence[Any]]], genes: Sequence[str], records: Sequence[Any]) -> str:
+    """Genomes as columns, figures and genes as rows (as `inspect` prints them): ten genomes fit the page
+    however many genes were searched."""
+    rows = [[name, *values] for name, values in columns]
+    rows += [[gene, *(r.genes.get(gene) for r in records)] for gene in genes]
+    return _table(["genome", *(str(r.id) for r in records)], rows)
+
+
+def _counts(counts: dict[Any, int], name: Any = str) -> str:
+    """{"a": 3, "b": 1} as "a: 3, b: 1" (a table cell reads as words, not JSON)."""
+    return ", ".join(f"{name(key)}: {n}" for key, n in counts.items()) or "-"
 
 
 def _cell(value: Any) -> str:
@@ -82,16 +94,17 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
                  f"suites: {html.escape(', '.join(s.get('name', '?') for s in config.get('embedded_suites', [])) or '?')}</p>",
                  _section("Fitness and searched genes over generations",
                           plots.svg(plots.progress_figure(archive, run_dir.name))),
-                 _section(f"Top {len(ranked)} genomes", _table(
-                     ["genome", "fitness", "95% CI", "replicates", "rung", "generation", "origin", *genes],
-                     [[r.id, e.fitness, f"[{e.ci_low:.3f}, {e.ci_high:.3f}]" if e.replicates > 1 else "-",
-                       e.replicates, e.rung, r.generation + 1, r.origin, *(r.genes.get(g) for g in genes)]
-                      for r, e in ranked]))]
+                 _section(f"Top {len(ranked)} genomes", _genome_table([
+                     ("fitness", [e.fitness for _, e in ranked]),
+                     ("95% CI", [f"[{e.ci_low:.3f}, {e.ci_high:.3f}]" if e.replicates > 1 else "-" for _, e in ranked]),
+                     ("replicates", [e.replicates for _, e in ranked]), ("rung", [e.rung for _, e in ranked]),
+                     ("generation", [r.generation + 1 for r, _ in ranked]), ("origin", [r.origin for r, _ in ranked])],
+                     genes, [r for r, _ in ranked]))]
         evidence = evidence_report(archive)
         if evidence is not None:
             parts.append(_section("Selection's evidence", _table(["measure", "value"], [
-                ["genomes per rung reached", json.dumps(evidence["genomes_per_rung"])],
-                ["decisions", json.dumps(evidence["decisions"])],
+                ["genomes per rung reached", _counts(evidence["genomes_per_rung"], lambda rung: _rung(rung, config))],
+                ["decisions", _counts(evidence["decisions"])],
                 ["trials per rung", " + ".join(map(str, evidence["trials_per_rung"]))],
                 ["env-steps spent", f"{evidence['env_steps'] / 1e6:.3g}M (one full lifetime per genome: "
                                     f"{evidence['one_full_lifetime_each'] / 1e6:.3g}M)"],
@@ -104,9 +117,9 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
         points = front(archive)
         pareto = plots.front_figure(archive)
         if pareto is not None:
-            parts.append(_section("Pareto front: fitness against parameters", plots.svg(pareto) + _table(
-                ["genome", "parameters", "fitness", *genes],
-                [[r.id, int(c), e.fitness, *(r.genes.get(g) for g in genes)] for r, e, c in points])))
+            parts.append(_section("Pareto front: fitness against parameters", plots.svg(pareto) + _genome_table(
+                [("parameters", [int(c) for _, _, c in points]), ("fitness", [e.fitness for _, e, _ in points])],
+                genes, [r for r, _, _ in points])))
         if archive.meta("validation"):
             parts.append(_section("Validation on fresh seeds", _validation(archive.meta("validation"))))
         if archive.meta("ablation"):
@@ -136,6 +149,15 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
             f"<title>evo-fastslow: {html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
     path.write_text(page, encoding="utf-8")
+
+
+def _rung(rung: Any, config: dict[str, Any]) -> str:
+    """Rung 0 as "rung 0 (0.25 of a lifetime)", the top rung as "rung 1 (a full lifetime)"."""
+    fractions = (config.get("evaluation") or {}).get("rungs") or [1.0]
+    index = int(rung)
+    if index >= len(fractions):
+        return f"rung {index}"
+    return f"rung {index} ({'a full lifetime' if fractions[index] >= 1 else f'{fractions[index]:g} of a lifetime'})"
 
 
 def _plain(note: str) -> str:

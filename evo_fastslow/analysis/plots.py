@@ -13,7 +13,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
 from evo_fastslow.analysis.report import gene_trajectories, utilisation_over_time  # noqa: E402
 from evo_fastslow.archive import Archive  # noqa: E402
@@ -136,10 +136,16 @@ def front_figure(archive: Archive) -> Figure | None:
     figure, ax = plt.subplots(figsize=(6.5, 4))
     ax.scatter([p[0] for p in points], [p[1] for p in points], s=12, color="0.7", label="evaluated")
     ax.plot([c for _, _, c in best], [e.fitness for _, e, _ in best], "o-", color="C3", label="Pareto front")
-    for record, evaluation, cost in best:
-        ax.annotate(f"{record.genes.get('core')}/{record.genes.get('meta_inputs')}", (cost, evaluation.fitness),
-                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    shown = None
+    for i, (record, evaluation, cost) in enumerate(best):  # a label where the front's architecture changes
+        label = f"{record.genes.get('core')}/{record.genes.get('meta_inputs')}"
+        if label != shown:
+            ax.annotate(label, (cost, evaluation.fitness), fontsize=7, textcoords="offset points",
+                        xytext=(4, -10 if i % 2 else 4))  # alternate below and above: neighbours do not collide
+            shown = label
     ax.set(xscale="log", xlabel="parameters", ylabel="fitness", title="fitness against cost")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))  # 1,000 rather than 10³
+    ax.xaxis.set_minor_formatter(NullFormatter())  # unlabelled minor ticks: no "2×10²3×10²" run-together
     ax.legend(fontsize=8)
     figure.tight_layout()
     return figure
