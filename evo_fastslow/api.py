@@ -202,6 +202,14 @@ class Run:
         return ablate(str(self.dir), genes=genes, seeds=seeds, suites=suites, seed=seed, workers=workers,
                       console=console)
 
+    def selection_map(self) -> "pd.DataFrame":
+        """This run's row of the selection map: each mechanism's share of the first and last generation, and
+        what removing it costs the winner (after `ablate`); `evo_fastslow.selection_map` takes many runs."""
+        from evo_fastslow.analysis.selection_map import selection_map as build
+        from evo_fastslow.analysis.selection_map import world_of
+
+        return build({world_of(self.dir): [self.dir]})
+
 
 def _source(source: str, seeds: int, suites: Sequence[str] | None, seed: int | None, workers: int | None,
             archive: str | None) -> Any:
@@ -272,6 +280,18 @@ def ablate(source: str | Path, genes: Sequence[str] | None = None, seeds: int = 
                 raise InputError(str(source), "genome", "one genome: name it as FILE:NAME")
         return run_ablation(found, candidates[0], seeds, list(genes) if genes else None,
                             console or make_console(stderr=True))
+
+
+def selection_map(run_dirs: Sequence[str | Path] | Mapping[str, Sequence[str | Path]]) -> "pd.DataFrame":
+    """For runs across worlds, each fast-learning mechanism's share of the first and last generation beside
+    what removing it costs each run's winner (`ablate RUN --genes core meta_inputs episodic_memory encoder
+    intrinsic` first): one row per world x mechanism (analysis/selection_map.py). Run directories are grouped
+    by their suites, or given as {world: [run_dir, ...]}."""
+    from evo_fastslow.analysis.selection_map import by_world
+    from evo_fastslow.analysis.selection_map import selection_map as build
+
+    runs = dict(run_dirs) if isinstance(run_dirs, Mapping) else by_world([run_directory(str(d)) for d in run_dirs])
+    return build(runs)
 
 
 def run_lifetime(genome: str | Mapping[str, Any], suite: str | Path, seed: int = 0,

@@ -174,6 +174,27 @@ def _ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map(args: argparse.Namespace) -> int:
+    from evo_fastslow.analysis.plots import svg
+    from evo_fastslow.analysis.selection_map import map_figure, map_table
+
+    runs = []
+    for given in args.runs:  # a run directory, or a folder of them (an experiment's output)
+        folder = Path(given)
+        found = sorted(p.parent for p in folder.rglob("archive.sqlite")) if folder.is_dir() else []
+        runs += found if found and not (folder / "archive.sqlite").is_file() else [run_directory(given)]
+    frame = api.selection_map(runs)
+    if args.json:
+        print(frame.to_json(orient="records"))
+    else:
+        make_console().print(map_table(frame))
+    if args.output:
+        path = output_file(args.output, "-o")
+        path.write_text(svg(map_figure(frame)), encoding="utf-8")
+        print(f"figure: {path}")
+    return 0
+
+
 def _study_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
     parser.add_argument("--seeds", type=int, default=seeds, help="replicate lifetimes per genome")
     parser.add_argument("--suite", action="append", metavar="FILE", help="fitness suite (required for a genome file; "
@@ -294,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "weights), changing nothing")
     check.add_argument("run_dir")
     check.set_defaults(run=_check)
+    selection = commands.add_parser("map", help="the selection map: each mechanism's share beside what removing "
+                                    "it costs the winner, per world (after `ablate`)")
+    selection.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories, or folders holding them "
+                           "(grouped into worlds by their suites)")
+    selection.add_argument("-o", "--output", metavar="SVG", help="also draw the map")
+    selection.add_argument("--json", action="store_true", help="print the rows as JSON")
+    selection.set_defaults(run=_map)
     searchers = commands.add_parser("searchers", help="the searchers a run config can name, with their settings")
     searchers.add_argument("names", nargs="*", help="only these (default: shipped and installed)")
     searchers.set_defaults(run=_searchers)

@@ -59,6 +59,7 @@ def ablate(source: Source, candidate: Candidate, seeds: int, genes: list[str] | 
     for (name, value), replicates, fit in zip(tried, outcomes[1:], fits):
         effect = {"gene": name, "from": candidate.genes[name], "to": value,
                   "fitness": paired_interval([o["fitness"] for o in base], [o["fitness"] for o in replicates]).to_dict(),
+                  "differences": [o["fitness"] - b["fitness"] for b, o in zip(base, replicates)],  # the selection map pools them
                   "failures": sum(o["status"] != "ok" for o in replicates),
                   "fresh_weights": bool(candidate.weights) and not fit}
         for suite in source.study.suites:

@@ -84,6 +84,21 @@ def _ablation(report: dict[str, Any]) -> str:
     return body
 
 
+def _mechanisms(run_dir: Path) -> str:
+    """This run's cells of the selection map (analysis/selection_map.py)."""
+    from evo_fastslow.analysis.selection_map import selection_map
+
+    frame = selection_map({"this run": [run_dir]})
+    rows = [[r["mechanism"], r["gene"], f"{r['share_first']:.0%}", f"{r['share_last']:.0%}",
+             "yes" if r["winners_carrying"] else "no",
+             "-" if r["cost_n"] < 2 else f"{r['cost']:+.3f} [{r['cost_low']:+.3f}, {r['cost_high']:+.3f}]", r["verdict"]]
+            for _, r in frame.iterrows()]
+    return ("<p class=note>Cost: the winner's fitness minus the fitness with the mechanism removed, paired on fresh "
+            "seeds (run `evo-fastslow ablate` for it); `evo-fastslow map` draws this for runs across worlds.</p>"
+            + _table(["mechanism", "gene", "share, first generation", "share, last generation", "winner carries it",
+                      "cost [95% CI]", "verdict"], rows))
+
+
 def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
     with Archive(run_dir / "archive.sqlite", create=False, skip_damaged=True) as archive:
         config = recorded_config(archive)
@@ -124,6 +139,7 @@ def write_report(run_dir: Path, path: Path, top: int = 10) -> None:
             parts.append(_section("Validation on fresh seeds", _validation(archive.meta("validation"))))
         if archive.meta("ablation"):
             parts.append(_section("Ablation: which evolved biases matter", _ablation(archive.meta("ablation"))))
+        parts.append(_section("Fast-learning mechanisms: share and what removing them costs", _mechanisms(run_dir)))
         if ranked:
             steps = lineage(archive, ranked[0][0].id)
             inherits = any(s["weights"] for s in steps)  # baldwinian, lamarckian: where the weights came from
