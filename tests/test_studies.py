@@ -18,14 +18,18 @@ from evo_fastslow.evolution.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = sorted(p for p in (ROOT / "studies").iterdir() if p.is_dir())
-CONFIGS = sorted((ROOT / "studies").glob("*/configs/*.yaml"))
+YAML = sorted((ROOT / "studies").glob("*/*.yaml")) + sorted((ROOT / "studies").glob("*/configs/*.yaml"))
+CONFIGS = [p for p in YAML if "evo_fastslow.run/" in p.read_text()]
+EXPERIMENTS = [p for p in YAML if "evo_fastslow.experiment/" in p.read_text()]
 SCRIPTS = sorted((ROOT / "studies").glob("*/*.py"))
 TINY = {"budget.train_env_steps": 8000, "budget.test_episodes": 20, "population": 6, "generations": 1,
         "cluster.workers": 0}
 
 
 def test_the_studies_are_apart_from_the_product():
-    assert {p.name for p in STUDIES} >= {"bandit-agent", "learner-probes", "inheritance", "intrinsic", "failures"}
+    assert {p.name for p in STUDIES} >= {"bandit-agent", "learner-probes", "inheritance", "intrinsic", "failures",
+                                         "selection-map"}
+    assert len(CONFIGS) >= 8 and len(EXPERIMENTS) == 2
     assert all((study / "README.md").is_file() for study in STUDIES)
     assert len(list((ROOT / "configs").glob("*.yaml"))) <= 10  # only the examples a user copies
     assert sorted(p.name for p in (ROOT / "populations").glob("*.json")) == ["evolved.json", "reference.json"]
@@ -39,7 +43,7 @@ def test_a_study_config_loads_from_its_folder(config, monkeypatch, tmp_path):
     assert loaded.fitness_suites() and (loaded.seed_population is None or loaded.seed_genomes(str(config)))
 
 
-@pytest.mark.parametrize("experiment", sorted((ROOT / "studies").glob("*/*.yaml")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.parent.name)
 def test_a_study_experiment_names_configs_that_load(experiment):
     spec = load_experiment(experiment)
     for arm in spec.arms:
