@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -149,7 +150,8 @@ class VirtualCluster:
     def _dispatch(self) -> None:
         while self.queue and len(self.running) < self.n:
             _, order, job = heapq.heappop(self.queue)
-            duration = self.durations[np.random.default_rng(job.key).integers(len(self.durations))]
+            duration = self.durations[np.random.default_rng(zlib.crc32(repr(job.key).encode())).integers(
+                len(self.durations))]
             self.busy_seconds += duration
             heapq.heappush(self.running, (self.clock + duration, order, job))
 
@@ -162,9 +164,10 @@ class VirtualCluster:
                          "curves": {}, "wall_seconds": 0.0, "worker": f"virtual-{self.order % self.n}"}
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
-        ranks = {job.key: rank for rank, job in enumerate(sorted(jobs, key=lambda j: (j.cost, -j.key)))}
-        for job in jobs:
-            self.start(job, ranks[job.key])
+        order = sorted(range(len(jobs)), key=lambda i: (jobs[i].cost, -i))  # a key is a genome id or a Trial
+        ranks = {i: rank for rank, i in enumerate(order)}
+        for i, job in enumerate(jobs):
+            self.start(job, ranks[i])
         while self.in_flight:
             yield self.next_done()
 
