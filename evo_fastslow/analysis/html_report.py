@@ -87,8 +87,12 @@ def _ablation(report: dict[str, Any]) -> str:
 def _mechanisms(run_dir: Path) -> str:
     """This run's cells of the selection map (analysis/selection_map.py)."""
     from evo_fastslow.analysis.selection_map import selection_map
+    from evo_fastslow.errors import InputError
 
-    frame = selection_map({"this run": [run_dir]})
+    try:
+        frame = selection_map({"this run": [run_dir]})
+    except InputError as err:  # a run with no generation yet
+        return f"<p>none yet ({html.escape(err.expected)})</p>"
     rows = [[r["mechanism"], r["gene"], f"{r['share_first']:.0%}", f"{r['share_last']:.0%}",
              "yes" if r["winners_carrying"] else "no",
              "-" if r["cost_n"] < 2 else f"{r['cost']:+.3f} [{r['cost_low']:+.3f}, {r['cost_high']:+.3f}]", r["verdict"]]
