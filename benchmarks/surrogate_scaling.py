@@ -44,7 +44,7 @@ from evo_fastslow.evolution.config import load_config  # noqa: E402
 from evo_fastslow.evolution.loop import Run  # noqa: E402
 from evo_fastslow.statistics import mean_interval  # noqa: E402
 
-CONFIG = "configs/bandits.yaml"
+CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "bandits.yaml")
 SCALE = ["budget.train_env_steps=500000", "budget.test_episodes=500"]  # the archives' scale (the mid scale)
 SEARCHERS = {  # generational: a generation per round of workers; steady-state: a lag of the workers
     "ga (default)": ("generational", ["searcher.name=ga"]),
