@@ -36,8 +36,8 @@ from evo_fastslow.evolution.config import load_config
 from evo_fastslow.evolution.loop import Run
 
 REAL = ["budget.train_env_steps=150000", "budget.test_episodes=100", "population=8", "generations=3"]
-SEARCHERS = {"ga": ["searcher.name=ga"], "aging": ["searcher.name=aging"]}
-SIMULATED = {**SEARCHERS, "nsga2": ["searcher.name=nsga2"], "map-elites": ["searcher.name=map-elites"]}
+SEARCHERS = {"ga": ["searcher={name: ga, elites: 2}"], "aging": ["searcher={name: aging}"]}
+SIMULATED = {**SEARCHERS, "nsga2": ["searcher={name: nsga2}"], "map-elites": ["searcher={name: map-elites}", "evaluation.rungs=[1.0]"]}
 ASYNCHRONOUS = ("aging", "map-elites")
 
 
@@ -147,11 +147,18 @@ class VirtualCluster:
         heapq.heappush(self.queue, (-priority, self.order, job))
         self._dispatch()
 
+    def duration(self, job: Job) -> float:
+        """Seconds the job takes: a duration drawn by its key (the same in every run)."""
+        return self.durations[np.random.default_rng(zlib.crc32(repr(job.key).encode())).integers(len(self.durations))]
+
+    def fitness(self, job: Job) -> float:
+        """A cheap synthetic fitness with its optimum at a learning rate of 3e-3 and 48 units."""
+        return float(-abs(np.log(job.genes["learning_rate"] / 3e-3)) - abs(job.genes["hidden_size"] - 48) / 48)
+
     def _dispatch(self) -> None:
         while self.queue and len(self.running) < self.n:
             _, order, job = heapq.heappop(self.queue)
-            duration = self.durations[np.random.default_rng(zlib.crc32(repr(job.key).encode())).integers(
-                len(self.durations))]
+            duration = self.duration(job)
             self.busy_seconds += duration
             heapq.heappush(self.running, (self.clock + duration, order, job))
 
@@ -159,8 +166,7 @@ class VirtualCluster:
         finish, _, job = heapq.heappop(self.running)
         self.clock = finish
         self._dispatch()
-        fitness = -abs(np.log(job.genes["learning_rate"] / 3e-3)) - abs(job.genes["hidden_size"] - 48) / 48
-        return job.key, {"status": "ok", "reason": "", "fitness": float(fitness), "scores": {}, "metrics": {},
+        return job.key, {"status": "ok", "reason": "", "fitness": self.fitness(job), "scores": {}, "metrics": {},
                          "curves": {}, "wall_seconds": 0.0, "worker": f"virtual-{self.order % self.n}"}
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -178,7 +184,7 @@ def simulated_run(searcher: str, workers: int, durations: list[float], lag: int 
     population = max(2 * workers, lag) if searcher in ASYNCHRONOUS else workers
     generations = max(1, 40 * workers // population) if searcher in ASYNCHRONOUS else 40
     overrides = [f"population={population}", f"generations={generations}", "cluster.workers=0",
-                 *SIMULATED[searcher], "searcher.elites=2"]
+                 *SIMULATED[searcher]]
     if searcher in ASYNCHRONOUS:
         overrides.append(f"searcher.lag={lag}")
     config = load_config("configs/quickstart.yaml", overrides)

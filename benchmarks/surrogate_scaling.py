@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import glob
 import hashlib
-import heapq
 import json
 import sys
 import tempfile
@@ -112,22 +111,13 @@ class SurrogateCluster(VirtualCluster):
     def _steps(self, job: Job) -> int:
         return sum(s.lifetime.train_env_steps for s in job.suites) if job.suites else self.full_steps
 
-    def _dispatch(self) -> None:
-        while self.queue and len(self.running) < self.n:
-            _, order, job = heapq.heappop(self.queue)
-            duration = self.surrogate.seconds(job, self._steps(job))
-            self.busy_seconds += duration
-            heapq.heappush(self.running, (self.clock + duration, order, job))
+    def duration(self, job: Job) -> float:
+        return self.surrogate.seconds(job, self._steps(job))
 
-    def next_done(self) -> tuple[int, dict[str, Any]]:
-        finish, _, job = heapq.heappop(self.running)
-        self.clock = finish
-        self._dispatch()
+    def fitness(self, job: Job) -> float:
         steps = self._steps(job)
-        self.spent += steps
-        fitness = self.surrogate.draw(job, 0 if steps < self.full_steps else self.surrogate.top_rung)
-        return job.key, {"status": "ok", "reason": "", "fitness": fitness, "scores": {}, "metrics": {},
-                         "curves": {}, "wall_seconds": 0.0, "worker": f"virtual-{self.order % self.n}"}
+        self.spent += steps  # counted as the job lands
+        return self.surrogate.draw(job, 0 if steps < self.full_steps else self.surrogate.top_rung)
 
 
 class Named:
