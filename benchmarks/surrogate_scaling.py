@@ -212,7 +212,10 @@ def main() -> None:
                           f"{np.mean([h[1] for h in hit]) / 1e6:,.0f}M" if hit else "-",
                           f"{np.mean([r['driver_s'] for r in results]):.0f}")
             console.print(f"{name} at {workers} workers: named genome's true fitness {final.mean:.3f}, target "
-                          f"reached in {len(hit)}/{len(results)} runs", highlight=False)
+                          f"reached in {len(hit)}/{len(results)} runs"
+                          + (f", after {np.mean([h[0] for h in hit]) / 3600:.2f} virtual hours and "
+                             f"{np.mean([h[1] for h in hit]) / 1e6:,.0f}M env-steps" if hit else ""),
+                          highlight=False)  # each row as it is measured: a long run stopped early keeps them
     console.print(table)
 
 
