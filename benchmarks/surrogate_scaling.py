@@ -36,7 +36,7 @@ from sklearn.ensemble import RandomForestRegressor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evolution_scaling import VirtualCluster  # noqa: E402
 
-from evo_fastslow.archive import Archive  # noqa: E402
+from evo_fastslow.archive import Archive, Trial  # noqa: E402
 from evo_fastslow.evolution import loop  # noqa: E402
 from evo_fastslow.evolution.cluster.evaluator import Job  # noqa: E402
 from evo_fastslow.evolution.config import load_config  # noqa: E402
@@ -69,16 +69,17 @@ class Surrogate:
                         continue
                     x = space.encode(space.complete({k: v for k, v in genes.items() if k in space.genes}))
                     rows.setdefault(rung, []).append((x, subject, float(fitness)))
-                    seconds = next((o.get("wall_seconds") for t, o in outcomes.items()
-                                    if t.subject == subject and t.rung == rung and t.replicate == replicate), None)
+                    seconds = outcomes.get(Trial(subject, rung, replicate), {}).get("wall_seconds")
                     if seconds:
                         speeds.append((x, steps / seconds))
         self.models, self.noise = {}, {}
         for rung, found in sorted(rows.items()):
             xs, subjects, ys = np.array([r[0] for r in found]), [r[1] for r in found], np.array([r[2] for r in found])
             self.models[rung] = RandomForestRegressor(n_estimators=200, min_samples_leaf=3, random_state=0).fit(xs, ys)
-            residuals = [y - np.mean([v for s, v in zip(subjects, ys) if s == subject])
-                         for subject, y in zip(subjects, ys) if subjects.count(subject) > 1]
+            by_subject: dict[str, list[float]] = {}
+            for subject, y in zip(subjects, ys):
+                by_subject.setdefault(subject, []).append(float(y))
+            residuals = [y - np.mean(v) for v in by_subject.values() if len(v) > 1 for y in v]
             self.noise[rung] = float(np.std(residuals)) if len(residuals) > 10 else float(np.std(ys)) / 2
         self.trials = sum(len(v) for v in rows.values())
         self.speed = RandomForestRegressor(n_estimators=100, random_state=0).fit(
