@@ -53,6 +53,7 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     "tpe in the harness (default evaluation)": ("tpe-harness", ["searcher={name: tpe, categorical: native}"]),
     "tpe in the harness, one lifetime per trial": ("tpe-harness-single", ["searcher={name: tpe, categorical: native}",
                                                                          *LEGACY]),
+    "tpe in the harness, genes as cube coordinates": ("tpe-harness-cube", ["searcher={name: tpe, categorical: cube}"]),
     "de (nevergrad TwoPointsDE, default evaluation)": ("de", ["searcher={name: de, budget: 110}"]),
     "ngopt (nevergrad NGOpt, default evaluation)": ("ngopt", ["searcher={name: ngopt, budget: 110}"]),
 }
