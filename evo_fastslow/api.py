@@ -169,10 +169,11 @@ class Run:
         return [self.genome(i) for i in ids if i is not None]
 
     def genome(self, genome_id: int) -> GenomeInfo:
-        """One genome of the run by id; InputError if the run has no such evaluated genome."""
+        """One genome of the run by id (a re-tested one with its re-test's evidence); InputError if the run has
+        no such evaluated genome."""
         with self._archive() as archive:
             record = next((g for g in archive.genomes() if g.id == genome_id), None)
-            evaluation = archive.evaluations().get(genome_id)
+            evaluation = archive.retests().get(genome_id) or archive.evaluations().get(genome_id)
         if record is None or evaluation is None:
             raise InputError(str(self.dir), "genome_id", f"the id of an evaluated genome of this run, not {genome_id}")
         return GenomeInfo(record.id, record.generation, record.origin, list(record.parents), dict(record.genes),

@@ -8,11 +8,13 @@ place when opened, one of a newer version is refused, a file that is not an arch
 Version 1 had no numeric fingerprints (evaluations read as fingerprint ''), version 2 no start and end
 times (read as 0: unknown), version 3 no replicates (validation and ablation lifetimes, added empty),
 version 4 no weights table (inheritance: every genome started from fresh weights, added empty),
-version 5 no trials and no estimates (one lifetime per genome: replicates 1, rung 0, no interval).
+version 5 no trials and no estimates (one lifetime per genome: replicates 1, rung 0, no interval),
+version 6 no re-tests (the winner named as the search left it; added empty).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -24,7 +26,7 @@ from evo_fastslow.errors import InputError
 from evo_fastslow.records import (Evaluation, GenomeRecord, Trial, _evaluation, _genome, _Guarded, _json, _real,
                                   _text)
 
-VERSION = 6
+VERSION = 7
 DETERMINED = ("status", "reason", "fitness", "scores", "metrics", "final_weights")  # of a trial: no timings
 TABLES = {"run", "genomes", "evaluations", "generations"}
 SCHEMA = """
@@ -66,6 +68,11 @@ CREATE TABLE IF NOT EXISTS weights (
 CREATE TABLE IF NOT EXISTS replicate_baselines (
     suite TEXT NOT NULL, task_seed INTEGER NOT NULL, figures TEXT NOT NULL,
     PRIMARY KEY (suite, task_seed)
+);
+CREATE TABLE IF NOT EXISTS retests (
+    generations INTEGER NOT NULL, genome_id INTEGER NOT NULL REFERENCES genomes(id), rank INTEGER NOT NULL,
+    evaluation TEXT NOT NULL,
+    PRIMARY KEY (generations, genome_id)
 );
 CREATE TABLE IF NOT EXISTS generations (
     generation INTEGER PRIMARY KEY, best_fitness REAL NOT NULL, mean_fitness REAL NOT NULL,
@@ -324,7 +331,7 @@ class Archive:
     def generation_summaries(self) -> Iterator[tuple]:
         yield from self.db.execute("SELECT * FROM generations ORDER BY generation")
 
-    def ranked(self, limit: int | None = None, through_generation: int | None = None
+    def ranked(self, limit: int | None = None, through_generation: int | None = None, retested: bool = True
                ) -> list[tuple[GenomeRecord, Evaluation]]:
         """Evaluated genomes, best first: successes, then the highest budget rung, survivors of a race before
         those it stopped, then fitness (ties: earliest); evolution/policy/selection.py: level.
@@ -333,7 +340,8 @@ class Archive:
         weights): its latest successful evaluation, which rests on every replicate the earlier ones had and
         those it gained since (an elite gains one per survival); an earlier row would rank a one-draw
         fitness the run has since revised. With per-generation seeds each row is its own draw: all kept.
-        `through_generation`: as the archive stood after that generation."""
+        `through_generation`: as the archive stood after that generation. A re-test made there (`retests`)
+        puts the genomes it re-tested first, by their re-test means, unless `retested` is False."""
         within = "" if through_generation is None else f"WHERE g.generation <= {int(through_generation)} "
         rows = self.db.execute(
             "SELECT g.*, e.*, COALESCE(w.initial, '') FROM genomes g JOIN evaluations e ON e.genome_id = g.id "
@@ -348,7 +356,29 @@ class Archive:
             rows = [row for row in rows if row[7] != "ok" or latest[(row[3], row[-1])] == row[0]]
         pairs = self._read(lambda row: (self._genome(row[:6]), _evaluation(row[6:-1], self.path)), rows,
                            "genomes or evaluations")
+        retested = self.retests(through_generation) if retested else {}
+        if retested:  # the re-tested genomes first, by their means on the same replicates (the named winner)
+            first = sorted(((r, retested[r.id]) for r, _ in pairs if r.id in retested and retested[r.id].status == "ok"),
+                           key=lambda pair: (-pair[1].fitness, pair[0].id))
+            rest = [(r, retested.get(r.id, e)) for r, e in pairs if r.id not in retested or retested[r.id].status != "ok"]
+            pairs = first + sorted(rest, key=lambda pair: pair[1].status != "ok")  # a failed re-test: with failures
         return pairs[:limit]
+
+    # --- re-tests: the top few genomes on the same replicates before a winner is named (evolution/drivers/retest.py)
+    def add_retest(self, generations: int, rank: int, evaluation: Evaluation) -> None:
+        """The re-test made when the run had `generations` generations; `rank`: its place before the re-test."""
+        self.db.execute("INSERT OR REPLACE INTO retests VALUES (?, ?, ?, ?)",
+                        (generations, evaluation.genome_id, rank, json.dumps(dataclasses.asdict(evaluation))))
+
+    def retests(self, through_generation: int | None = None) -> dict[int, Evaluation]:
+        """The re-test evaluations by genome id, of the re-test made after the archive's last generation
+        (or after `through_generation`): none if the run went on after it."""
+        last = self.db.execute("SELECT MAX(generation) FROM genomes").fetchone()[0]
+        generations = (last if through_generation is None else min(last, int(through_generation))) + 1 \
+            if last is not None else 0
+        rows = self.db.execute("SELECT genome_id, evaluation FROM retests WHERE generations = ? ORDER BY rank",
+                               (generations,)).fetchall()
+        return dict(self._read(lambda row: (row[0], _retest(row[1], self.path)), rows, "retests"))
 
     # --- replicates: a genome re-run on fresh seeds (analysis/replicates.py) ------------------------
     def add_replicate(self, genes: dict[str, Any], study: str, replicate: int, seed: int, task_seed: int,
@@ -399,11 +429,17 @@ class Archive:
     def snapshot(self) -> list[tuple]:
         """What two runs must agree on: every genome, its evaluation's outcome (no timings, no workers), the
         hashes of the weights it started from and ended with, and its estimate's evidence."""
-        return self.db.execute(
+        rows = self.db.execute(
             "SELECT g.id, g.generation, g.idx, g.genes, g.origin, g.parents, e.status, e.reason, e.fitness, "
             "e.scores, e.metrics, w.initial, w.note, w.final, e.replicates, e.ci_low, e.ci_high, e.rung, e.decision "
             "FROM genomes g LEFT JOIN evaluations e ON e.genome_id = g.id LEFT JOIN weights w ON w.genome_id = g.id "
             "ORDER BY g.id").fetchall()
+        retests = [("re-test", n, g, k, *(json.dumps(json.loads(e).get(f), sort_keys=True)
+                                          for f in ("status", "reason", "fitness", "scores", "replicates", "ci_low",
+                                                    "ci_high", "rung", "decision")))
+                   for n, g, k, e in self.db.execute("SELECT generations, genome_id, rank, evaluation FROM retests "
+                                                     "ORDER BY generations, rank")]
+        return rows + retests
 
     def trial_snapshot(self) -> list[tuple]:
         """Every trial and what it computed (no timings, no workers): what two runs must agree on, too."""
@@ -411,3 +447,11 @@ class Archive:
                 for s, g, w, k, r, n, o in self.db.execute(
                     "SELECT subject, genes, weights, rung, replicate, env_steps, outcome FROM trials "
                     "ORDER BY subject, rung, replicate")]
+
+
+def _retest(text: str, path: Path) -> Evaluation:
+    try:
+        return Evaluation(**json.loads(text))
+    except (ValueError, TypeError):
+        raise InputError(str(path), "retests", "a re-test's evaluation as a JSON object of its fields (the archive "
+                         "is damaged)") from None

@@ -151,7 +151,7 @@ def test_an_archive_of_schema_version_1_is_migrated(finished_run, tmp_path):
 
 
 def test_an_archive_of_a_newer_version_is_refused(finished_run, tmp_path, capsys):
-    run_dir = _damaged(finished_run, tmp_path, "new", lambda d: _sql(d, "PRAGMA user_version = 7"))
+    run_dir = _damaged(finished_run, tmp_path, "new", lambda d: _sql(d, f"PRAGMA user_version = {VERSION + 1}"))
     assert main(["inspect", str(run_dir)]) == 2
-    assert f"schema version: at most {VERSION} (written by a newer evo-fastslow, version 7: upgrade)" in \
+    assert f"schema version: at most {VERSION} (written by a newer evo-fastslow, version {VERSION + 1}: upgrade)" in \
         capsys.readouterr().err

@@ -50,6 +50,9 @@ def top_table(archive: Archive, top: int) -> Table:
                                         for _, e in ranked))
         table.add_row("replicates", *(str(e.replicates) for _, e in ranked))
         table.add_row("rung", *(str(e.rung) for _, e in ranked))
+    retested = archive.retests()
+    if retested:  # evolution/drivers/retest.py: these rank first, on their shared replicates
+        table.add_row("re-tested", *("yes" if r.id in retested else "-" for r, _ in ranked))
     table.add_row("generation", *(str(r.generation + 1) for r, _ in ranked))
     table.add_row("origin", *(r.origin for r, _ in ranked))
     for gene in _searched_genes(archive):

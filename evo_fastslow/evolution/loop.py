@@ -24,6 +24,7 @@ from evo_fastslow.evolution.cluster.evaluator import Evaluator, open_evaluator
 from evo_fastslow.evolution.config import RunConfig
 from evo_fastslow.evolution.drivers.context import RunContext
 from evo_fastslow.evolution.drivers.generational import Generational
+from evo_fastslow.evolution.drivers.retest import retest
 from evo_fastslow.evolution.drivers.steady import SteadyState
 from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.inheritance import WEIGHTS_FOLDER, Inheritance
@@ -40,7 +41,7 @@ from evo_fastslow.weights import WeightStore
 
 DRIVERS = {"generational": Generational, "steady": SteadyState}
 MAY_CHANGE_ON_RESUME = ("generations", "cluster", "tracking", "reproducibility", "budget.ceiling_core_hours",
-                        "budget.confirm")
+                        "budget.confirm", "evaluation.retest")  # a re-test happens after the search: add one later
 
 
 class Run:
@@ -126,6 +127,7 @@ class Run:
                     searcher = self._searcher(suites, config_path)
                     try:
                         DRIVERS[searcher.style](self.context, searcher).run(checkpoint)
+                        retest(self.context)
                         self.console.print(f"spent {self.context.env_steps_spent() / 1e6:,.4g}M env-steps of the "
                                            f"{self.plan.env_steps / 1e6:,.4g}M planned at most")
                     except ModuleNotFoundError as err:  # a package a searcher imports only when it samples

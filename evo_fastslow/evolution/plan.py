@@ -3,7 +3,7 @@ core-hours estimated from this machine's measured lifetime speed.
 
 The bound: every genome of every generation is evaluated once per lower budget rung and `max_replicates`
 times at the full budget (rungs and races usually stop most genomes earlier; one lifetime per genome
-without trials). The speed: seconds per unit of `expected_cost` (the scheduler's relative cost of a
+without trials), and a re-test (`evaluation.retest`) gives each of its genomes its replicates beyond those. The speed: seconds per unit of `expected_cost` (the scheduler's relative cost of a
 lifetime), measured once per machine and kernel build on a short lifetime of the default genome and kept
 in the user's cache; the run's genomes are priced at the mean expected cost of random genomes of its space.
 A plan above `budget.ceiling_core_hours` starts only with `--yes` (or `budget.confirm: false`).
@@ -48,9 +48,11 @@ def plan(config: RunConfig, measure: bool = True) -> Plan:
         per_genome = [(1.0, 1)]
     else:
         per_genome = [(f, 1) for f in evaluation.rungs[:-1]] + [(1.0, evaluation.max_replicates)]
-    lifetimes = genomes * sum(n for _, n in per_genome)
+    retested = evaluation.retest.top * max(0, evaluation.retest.replicates - evaluation.max_replicates) \
+        if evaluation.retest is not None and not evaluation.legacy else 0  # full lifetimes beyond the bound
+    lifetimes = genomes * sum(n for _, n in per_genome) + retested
     full = sum(s.lifetime.train_env_steps for s in suites)
-    env_steps = int(genomes * sum(f * n for f, n in per_genome) * full)
+    env_steps = int((genomes * sum(f * n for f, n in per_genome) + retested) * full)
     hours = None
     if measure:
         seconds = seconds_per_cost()
@@ -59,7 +61,8 @@ def plan(config: RunConfig, measure: bool = True) -> Plan:
             sample = [dict(space.decode(rng.random(len(space))).genes) for _ in range(32)]
             cost = sum(n * float(np.mean([sum(expected_cost(g, s) for s in scaled_suites(suites, f)) for g in sample]))
                        for f, n in per_genome)
-            hours = genomes * cost * seconds / 3600
+            full_cost = float(np.mean([sum(expected_cost(g, s) for s in suites) for g in sample]))
+            hours = (genomes * cost + retested * full_cost) * seconds / 3600
     return Plan(lifetimes, env_steps, hours)
 
 

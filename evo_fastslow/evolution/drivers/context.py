@@ -87,11 +87,16 @@ class RunContext:
         """The plan of `record`: its subject (genes and the initial weights inheritance gives it) registered;
         `seen` tells which trials count as its own earlier evidence (a re-proposed genome gains a replicate)."""
         assert self.book is not None
-        seed = derive_seed(self.config.seed, "lifetime", record.generation, record.idx)
-        weights, weights_hash = self.inheritance.prepare(record, seed)
-        subject = self.book.register(record, weights, weights_hash)
+        subject = self.subject(record)
         revisit = subject in self.book.view(seen).scores
         return Plan(record, subject, visible, revisit)
+
+    def subject(self, record: GenomeRecord) -> str:
+        """The subject of `record` (its genes and the initial weights inheritance gives it), registered."""
+        assert self.book is not None
+        seed = derive_seed(self.config.seed, "lifetime", record.generation, record.idx)
+        weights, weights_hash = self.inheritance.prepare(record, seed)
+        return self.book.register(record, weights, weights_hash)
 
     def land(self, trial: Trial, outcome: dict[str, Any]) -> bool:
         """Check and archive a trial's outcome (its end-of-lifetime weights first); True if it failed."""

@@ -25,6 +25,8 @@ decisions are the same on any number of workers and in any arrival order.
    cheapest way not to carry an elite on one lucky draw.
 A genome's fitness is the mean over its replicates at the highest rung it reached, with n and a 95%
 interval; searchers rank first by rung, then by that mean (`selection_value`).
+4. A re-test (`retest`, evolution/drivers/retest.py): after the search, its top few genomes at the full
+   budget get the same shared replicates, and the winner is named by those means.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ class RacingConfig(_Strict):
     first_test: int = Field(2, ge=2, description="replicates a challenger has before it can be stopped")
 
 
+class RetestConfig(_Strict):
+    top: int = Field(3, ge=2, le=100, description="the run's best genomes at the full budget (by mean) that are "
+                                                  "re-tested before a winner is named")
+    replicates: int = Field(5, ge=2, le=1000, description="shared replicates each of them has after the re-test "
+                                                        "(the same seeds for all: a paired comparison)")
+
+
 class EvaluationConfig(_Strict):
     seeds: Literal["shared", "per-generation"] = Field(
         "shared", description="shared: replicate r has the same seeds for every genome (common random numbers); "
@@ -72,6 +81,9 @@ class EvaluationConfig(_Strict):
                                "ending in 1.0: successive halving over them")
     reduction_factor: float = Field(3.0, gt=1, description="eta: the top 1/eta of a rung is promoted")
     hurdle: float | None = Field(None, description="a genome scoring below this at a lower rung is never promoted")
+    retest: RetestConfig | None = Field(None, description="after the search, re-test the top few genomes on the same "
+                                        "shared replicates and name the winner by those means (re-tested genomes "
+                                        "rank first); null: the winner is the best mean as the search left it")
 
     @model_validator(mode="before")
     @classmethod
@@ -96,6 +108,9 @@ class EvaluationConfig(_Strict):
                                                or list(self.rungs) != [1.0]):
             raise ValueError("evaluation.seeds: per-generation evaluates each genome once at the full budget: "
                              "it needs max_replicates: 1, racing: null, rungs: [1.0]")
+        if self.retest is not None and self.seeds != "shared":
+            raise ValueError("evaluation.retest: needs seeds: shared (a re-test compares genomes on the same "
+                             "replicates)")
         return self
 
     @property

@@ -132,17 +132,23 @@ class Plan:
         view = book.view(self.visible, self.requested)
         own = view.scores.get(self.subject, {})
         outcomes = [book.outcomes[Trial(self.subject, rung, r)] for r in replicates_at(own, rung)]
-        failed = [o for o in outcomes if o["status"] != "ok"]
-        if failed or not outcomes:
-            first = failed[0] if failed else {"status": "error", "reason": "no trial"}
-            return _evaluation(self.record.id, first, [first], rung, self.decision.reason)
-        return _evaluation(self.record.id, _mean_outcome(outcomes), outcomes, rung, self.decision.reason)
+        return evaluation_of(self.record.id, outcomes, rung, self.decision.reason)
 
     def final_weights(self, book: TrialBook) -> str:
         """Where replicate 0 ended at the rung the genome reached (lamarckian children start there)."""
         assert self.decision is not None
         outcome = book.outcomes.get(Trial(self.subject, self.decision.rung, 0), {})
         return outcome.get("final_weights", "")
+
+
+def evaluation_of(genome_id: int, outcomes: list[dict[str, Any]], rung: int, decision: str) -> Evaluation:
+    """A genome's evaluation from its trials' outcomes at one rung: their mean with its interval, or the
+    first failure (a genome that failed once is not averaged with its successes)."""
+    failed = [o for o in outcomes if o["status"] != "ok"]
+    if failed or not outcomes:
+        first = failed[0] if failed else {"status": "error", "reason": "no trial"}
+        return _evaluation(genome_id, first, [first], rung, decision)
+    return _evaluation(genome_id, _mean_outcome(outcomes), outcomes, rung, decision)
 
 
 def _mean_outcome(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
