@@ -35,8 +35,10 @@ def snapshot(run_dir: Path) -> list[tuple]:
         return archive.snapshot() + archive.trial_snapshot()
 
 
-def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, limit: float = 120) -> int:
-    """SIGKILL `proc` once its archive holds `count` evaluations; returns how many it holds then."""
+def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, limit: float = 120,
+                           table: str = "evaluations") -> int:
+    """SIGKILL `proc` once its archive holds `count` evaluations (or rows of `table`: trials); returns how
+    many it holds then."""
     import os
     import signal
     import sqlite3
@@ -46,7 +48,7 @@ def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, li
     while time.time() < deadline and proc.poll() is None:
         try:
             done = sqlite3.connect(run_dir / "archive.sqlite", timeout=0.1).execute(
-                "SELECT COUNT(*) FROM evaluations").fetchone()[0]
+                f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         except sqlite3.Error:
             done = 0
         if done >= count:
@@ -54,4 +56,4 @@ def kill_after_evaluations(proc: subprocess.Popen, run_dir: Path, count: int, li
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    return sqlite3.connect(run_dir / "archive.sqlite").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    return sqlite3.connect(run_dir / "archive.sqlite").execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

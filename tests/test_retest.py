@@ -5,6 +5,7 @@ worker or two with random delays, and after a SIGKILL in the middle of the re-te
 import random
 import sqlite3
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ from evo_fastslow.evolution.evaluate import evaluate
 from evo_fastslow.evolution.loop import Run
 from evo_fastslow.evolution.plan import plan
 from evo_fastslow.evolution.policy.trials import subject_key
-from runs import TINY, evolve, evolve_command, snapshot
+from runs import TINY, evolve, evolve_command, kill_after_evaluations, snapshot
 
 RETEST = [*TINY, "population=4", "generations=2", "evaluation.retest={top: 2, replicates: 4}"]
 
@@ -61,19 +62,9 @@ def test_one_worker_two_workers_delays_and_a_kill_in_the_re_test_give_one_archiv
     killed = tmp_path / "killed"
     proc = subprocess.Popen(evolve_command(killed, *RETEST[len(TINY):], "cluster.workers=1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            done = sqlite3.connect(killed / "archive.sqlite", timeout=0.1).execute(
-                "SELECT COUNT(*) FROM trials").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= total - 2:  # the re-test's last lifetimes still to come
-            break
-        time.sleep(0.02)
-    proc.kill()
-    proc.wait()
-    resumed = subprocess.run(["python", "-m", "evo_fastslow.cli", "resume", str(killed)], capture_output=True,
+    held = kill_after_evaluations(proc, killed, total - 2, limit=300, table="trials")
+    assert held < total  # killed with the re-test's last lifetimes still to come
+    resumed = subprocess.run([sys.executable, "-m", "evo_fastslow.cli", "resume", str(killed)], capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert snapshot(killed) == expected
