@@ -94,6 +94,9 @@ def read_budgets() -> dict:
 def plan(args: argparse.Namespace) -> None:
     budgets, total = read_budgets(), 0.0
     for world in WORLDS:
+        if world not in budgets:
+            print(f"{world}: no budget measured yet (the `curves` step goes on from where it stopped)")
+            continue
         found = api.plan(HERE / "search.yaml", overrides(world, 0, budgets))
         runs = len(args.seeds)
         total += runs * (found["core_hours"] or 0.0)
@@ -106,7 +109,11 @@ def plan(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     budgets, console = read_budgets(), make_console(stderr=True)
     runs: dict[str, list[Path]] = {}
-    for world in WORLDS:
+    missing = [world for world in WORLDS if world not in budgets]
+    if missing:  # the map needs every world; the worlds measured so far can evolve meanwhile
+        print(f"no budget measured yet for {', '.join(missing)} (run the `curves` step): those worlds wait",
+              file=sys.stderr)
+    for world in (w for w in WORLDS if w in budgets):
         for seed in args.seeds:
             run_dir = Path(args.out) / world.replace(" ", "-").lower() / f"seed-{seed}"
             if (run_dir / "archive.sqlite").is_file():  # a finished run only replays; an unfinished one goes on
