@@ -68,7 +68,8 @@ def curves(args: argparse.Namespace) -> None:
         for fraction in FRACTIONS:
             budget = int(full * fraction)
             report = api.validate(f"{ROOT}/populations/reference.json:{genome}", seeds=args.seeds,
-                                  suites=[suite_at(world, budget, Path(args.out) / "suites")], workers=args.workers)
+                                  suites=[suite_at(world, budget, Path(args.out) / "suites")], workers=args.workers,
+                                  archive=str(Path(args.out) / "curves.sqlite"))  # an interrupted curve goes on
             fitness = report["genomes"][0]["validated_fitness"]
             points.append({"budget": budget, "fitness": fitness})
             print(f"{world}: {genome} at {budget / 1e6:g}M env-steps: {fitness['mean']:.3f} "
