@@ -32,9 +32,10 @@ from evo_fastslow.seeds import derive_seed
 
 class OptunaSettings(LibrarySettings):
     categorical: Literal["native", "cube"] = Field(
-        "cube", description="cube: every gene as its [0,1] coordinate (measured better: "
+        "cube", description="cube: every gene as its [0,1] coordinate (better on the synthetic objective, "
                             "benchmarks/synthetic_search.py); native: categorical and boolean genes as Optuna "
-                            "categoricals")
+                            "categoricals (as good or better on the mid-scale bandits, 2 run seeds so far: "
+                            "docs/results/selection-benchmark.md)")
 
 
 class TPESettings(OptunaSettings):
