@@ -4,8 +4,9 @@ core-hours estimated from this machine's measured lifetime speed.
 The bound: every genome of every generation is evaluated once per lower budget rung and `max_replicates`
 times at the full budget (rungs and races usually stop most genomes earlier; one lifetime per genome
 without trials), and a re-test (`evaluation.retest`) gives each of its genomes its replicates beyond
-those. The speed: seconds per unit of `expected_cost` (the scheduler's relative cost of a lifetime), measured once per machine and kernel build on a short lifetime of the default genome and kept
-in the user's cache; the run's genomes are priced at the mean expected cost of random genomes of its space.
+those. The speed: seconds per unit of `expected_cost` (the scheduler's relative cost of a lifetime),
+measured once per machine and kernel build on a short lifetime of the default genome and kept in the
+user's cache; the run's genomes are priced at the mean expected cost of random genomes of its space.
 A plan above `budget.ceiling_core_hours` starts only with `--yes` (or `budget.confirm: false`).
 """
 
