@@ -27,11 +27,12 @@ def retest(context: RunContext) -> None:
     top, generations = context.config.evaluation.top, context.generations
     chosen = retested_genomes(context, settings.top)
     subjects = [context.subject(record) for record in chosen]
-    trials = [Trial(subject, top, r) for subject in subjects for r in range(settings.replicates)]
+    pending = []
     for record, subject in zip(chosen, subjects):
         for r in range(settings.replicates):
             book.request(Trial(subject, top, r), record.id)
-    pending = [t for t in trials if t not in book.outcomes]
+            if Trial(subject, top, r) not in book.outcomes:
+                pending.append(Trial(subject, top, r))
     if pending:
         failed = 0
         with Bar(context.console, f"re-test of the top {len(chosen)}", "{task.completed}/{task.total} lifetimes, "
