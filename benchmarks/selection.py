@@ -56,6 +56,12 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     "tpe in the harness, genes as cube coordinates": ("tpe-harness-cube", ["searcher={name: tpe, categorical: cube}"]),
     "de (nevergrad TwoPointsDE, default evaluation)": ("de", ["searcher={name: de, budget: 110}"]),
     "ngopt (nevergrad NGOpt, default evaluation)": ("ngopt", ["searcher={name: ngopt, budget: 110}"]),
+    "aging (regularised evolution, default evaluation)": ("aging", ["searcher={name: aging}"]),
+    # the project's model-guided evolution (issue 41), alone and with the winner's re-test, whose worst-case
+    # lifetimes are reserved from the budget before the search (evolve_arm)
+    "guided (forest, EI; default evaluation)": ("guided", ["searcher={name: guided}"]),
+    "guided + re-test of the top 3 on 4 shared replicates": ("guided-retest", [
+        "searcher={name: guided}", "evaluation.retest={top: 3, replicates: 4}"]),
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
     "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2", *RACE]),
@@ -71,7 +77,13 @@ def meta_rl(genes: dict[str, Any]) -> bool:
 
 def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: float, generations: int,
                console: Console) -> dict[str, Any]:
-    """Evolve generation by generation within `budget` env-steps; the curve and meta-RL shares."""
+    """Evolve generation by generation within `budget` env-steps; the curve and meta-RL shares.
+
+    With `evaluation.retest` among the overrides, the search runs without it and stops a generation before
+    its spending plus the re-test's lifetimes (as the archive then stands) would pass the budget; the
+    re-test runs once, at the end."""
+    retest = [o for o in overrides if o.startswith("evaluation.retest")]
+    overrides = [o for o in overrides if o not in retest]
     generation, before = 1, run_dir.with_name(run_dir.name + "-before")
     while True:
         config = load_config(config_path, [*overrides, f"generations={generation}"])
@@ -82,6 +94,8 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
         else:
             Run(config, run_dir, console=console).start()
         spent = spent_by_generation(run_dir, config)
+        if retest:
+            spent[-1] += retest_cost(run_dir, load_config(config_path, [*overrides, *retest]))
         if spent[-1] > budget and generation > 1:  # overshot: keep the run as it was one generation ago
             shutil.rmtree(run_dir)
             before.rename(run_dir)
@@ -92,6 +106,11 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
             break
         generation += 1
     shutil.rmtree(before, ignore_errors=True)
+    if retest:
+        config = load_config(config_path, [*overrides, *retest, f"generations={len(spent)}"])
+        Run(config, run_dir, console=console).resume()  # the search is finished: only the re-test runs
+        with Archive(run_dir / "archive.sqlite") as archive:
+            spent[-1] = archive.spending()["env_steps"]
     with Archive(run_dir / "archive.sqlite") as archive:
         curve, best = [], -np.inf
         for (row, steps) in zip(archive.generation_summaries(), spent):
@@ -99,6 +118,15 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
             curve.append((steps, best))
         shares = [float(np.mean([meta_rl(r.genes) for r in archive.genomes(g)])) for g in range(len(spent))]
     return {"curve": curve, "meta_rl": shares, "env_steps": spent[-1]}
+
+
+def retest_cost(run_dir: Path, config: Any) -> int:
+    """Env-steps the re-test would add to the run as its archive stands: the lifetimes its top genomes lack."""
+    settings, top = config.evaluation.retest, config.evaluation.top
+    full = sum(s.lifetime.train_env_steps for s in config.fitness_suites())
+    with Archive(run_dir / "archive.sqlite") as archive:
+        chosen = [e for _, e in archive.ranked(retested=False) if e.status == "ok" and e.rung == top]
+    return sum(max(0, settings.replicates - e.replicates) for e in chosen[:settings.top]) * full
 
 
 def best_within(run_dir: Path, result: dict[str, Any], budget: float) -> Candidate | None:
@@ -256,6 +284,8 @@ def main() -> None:
         genome_file = str(out / "tpe" / f"tpe-seed-{seed}.json")
         if done.is_file():
             result = json.loads(done.read_text())
+        elif args.only and "tpe" not in args.only:
+            continue  # not asked for, not measured yet
         else:
             result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
                              args.workers or os.cpu_count() or 1)
