@@ -62,6 +62,8 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     "guided (forest, EI; default evaluation)": ("guided", ["searcher={name: guided}"]),
     "guided + re-test of the top 3 on 4 shared replicates": ("guided-retest", [
         "searcher={name: guided}", "evaluation.retest={top: 3, replicates: 4}"]),
+    "default + re-test of the top 3 on 4 shared replicates": ("survival-3-retest", [
+        "evaluation.retest={top: 3, replicates: 4}"]),
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
     "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2", *RACE]),
