@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rich.console import Console
 
 from evo_fastslow.analysis.sources import Candidate, open_source
@@ -206,6 +207,20 @@ def tpe_arm(config_path: str, overrides: list[str], run_seed: int, budget: float
             "third_genes": genes_of(best_first) if best_first else None}
 
 
+def run_suites(config: Any, folder: Path) -> list[str]:
+    """The run's fitness suites as it evaluates them (its budget overrides applied), written as suite files:
+    a genome file validated on them meets the lifetime budget and test episodes the in-harness arms'
+    winners are validated at (the suite files' own budgets are other, often larger)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suite in config.fitness_suites():
+        path = folder / f"{suite.name}.yaml"
+        path.write_text(yaml.safe_dump(suite.model_dump(mode="json", exclude_none=True, by_alias=True),
+                                       sort_keys=False))
+        paths.append(str(path))
+    return paths
+
+
 def validated(source_path: str, candidate: Candidate, suites: list[str] | None, seed: int, seeds: int,
               workers: int, console: Console) -> float:
     source = open_source(source_path, suites, seed, workers)
@@ -311,7 +326,7 @@ def main() -> None:
             result.update(_winners(run_dir, result, budget, args.validate, args.workers, console))
             done.write_text(json.dumps(result, default=float))
             results.setdefault(name, []).append({**result, "seed": seed})
-    suite_files = [str(Path(s)) for s in base.suites]
+    suite_files = run_suites(load_config(args.config, args.set), out / "suites")
     for seed in args.seeds:
         done = out / "tpe" / f"seed-{seed}.json"
         genome_file = str(out / "tpe" / f"tpe-seed-{seed}.json")
@@ -322,16 +337,22 @@ def main() -> None:
         else:
             result = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget, out / "tpe",
                              args.workers or os.cpu_count() or 1)
+            result["revalidated"] = True  # validated at the run's budget (run_suites) from the start
+        if not result.get("revalidated"):  # validated before on the suite files' own budgets: again at the run's
+            result["validated"] = None
+            result.pop("third", None)
+            result["revalidated"] = True
+        if result.get("validated") is None:
             result["validated"] = validated(genome_file, Candidate("tpe", result["genes"],
                                                                    selection=result["selection"]),
                                             suite_files, seed, args.validate, args.workers, console)
+            done.write_text(json.dumps(result, default=float))
         if "third" not in result:
             if "third_genes" not in result:  # measured before the checkpoint existed: replay the study's asks
                 result["third_genes"] = tpe_arm(args.config, [*common, f"seed={seed}"], seed, budget / 3,
                                                 out / "tpe-third", args.workers or os.cpu_count() or 1)["genes"]
             result["third"] = result["third_genes"] and validated(
-                genome_file, Candidate("tpe", result["third_genes"]), suite_files, seed, args.validate,
-                args.workers, console)
+                genome_file, Candidate("tpe", result["third_genes"]), suite_files, seed, args.validate, args.workers, console)
         done.write_text(json.dumps(result, default=float))
         results.setdefault("Optuna TPE", []).append({**result, "seed": seed})
     print_table(results, budget)
