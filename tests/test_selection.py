@@ -106,3 +106,18 @@ def test_replicates_on_survival_start_small_and_grow_with_each_survival():
         EvaluationConfig(max_replicates=2, first_replicates=3, racing=None)
     with pytest.raises(ValueError, match="first_replicates"):
         EvaluationConfig(first_replicates=1, racing=RacingConfig())  # with racing, the race decides
+
+
+def test_the_benchmark_validates_a_genome_file_at_the_runs_budget(tmp_path):
+    """Optuna's TPE runs outside the harness and names a genome file; validated on the suite files
+    themselves it would meet their own budgets (6M env-steps, 2000 test episodes), not the run's."""
+    from evo_fastslow.suite import load_suite
+    from selection import run_suites
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "configs" / "bandits.yaml", ["budget.train_env_steps=500000", "budget.test_episodes=500"])
+    suites = [load_suite(path) for path in run_suites(config, tmp_path)]
+    assert [s.name for s in suites] == [s.name for s in config.fitness_suites()]
+    assert {(s.lifetime.train_env_steps, s.test.episodes) for s in suites} == {(500000, 500)}
+    assert {(s.lifetime.train_env_steps, s.test.episodes) for s in
+            (load_suite(root / f) for f in config.suites)} == {(6000000, 2000)}
