@@ -1,7 +1,7 @@
 """Selection that holds up on fresh seeds, at equal env-steps: single-seed GA, racing, multi-fidelity,
-rungs with racing (the default before), rungs with replicates on survival (the shipped default), the
-best of N random genomes (the whole budget as one generation) and Optuna's TPE driving the same
-`evaluate`.
+rungs with racing (the default before), rungs with replicates on survival (the shipped default), with
+the winner's re-test, the best of N random genomes (the whole budget as one generation), the searchers
+inside the harness, and Optuna's TPE driving the same `evaluate` outside it.
 
 Per arm and run seed the run is extended generation by generation (`resume` with more generations)
 while it stays within the single-seed GA's env-steps (a generation that would overshoot is undone, so no
@@ -58,11 +58,8 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     "de (nevergrad TwoPointsDE, default evaluation)": ("de", ["searcher={name: de, budget: 110}"]),
     "ngopt (nevergrad NGOpt, default evaluation)": ("ngopt", ["searcher={name: ngopt, budget: 110}"]),
     "aging (regularised evolution, default evaluation)": ("aging", ["searcher={name: aging}"]),
-    # the project's model-guided evolution (issue 41), alone and with the winner's re-test, whose worst-case
-    # lifetimes are reserved from the budget before the search (evolve_arm)
-    "guided (forest, EI; default evaluation)": ("guided", ["searcher={name: guided}"]),
-    "guided + re-test of the top 3 on 4 shared replicates": ("guided-retest", [
-        "searcher={name: guided}", "evaluation.retest={top: 3, replicates: 4}"]),
+    "guided (forest, EI; default evaluation)": ("guided", ["searcher={name: guided}"]),  # model-guided evolution
+    # the winner's re-test: its worst-case lifetimes are reserved from the budget before the search (evolve_arm)
     "default + re-test of the top 3 on 4 shared replicates": ("survival-3-retest", [
         "evaluation.retest={top: 3, replicates: 4}"]),
 }
