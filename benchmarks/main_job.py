@@ -43,7 +43,10 @@ def main_job(config_path: str, sets: list[str], seed: int, out: Path, fresh: int
     run_dir = out / f"seed-{seed}"
     config = load_config(config_path, [*sets, f"seed={seed}"])
     run = Run(config, run_dir, console=console)
-    run.resume() if (run_dir / "archive.sqlite").is_file() else run.start()
+    if (run_dir / "archive.sqlite").is_file():  # an interrupted run goes on
+        run.resume()
+    else:
+        run.start()
     with Archive(run_dir / "archive.sqlite") as archive:
         spent = archive.spending()["env_steps"]
     source = open_source(str(run_dir), None, None, workers)

@@ -84,6 +84,7 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
     re-test runs once, at the end."""
     retest = [o for o in overrides if o.startswith("evaluation.retest")]
     overrides = [o for o in overrides if o not in retest]
+    with_retest = load_config(config_path, [*overrides, *retest]) if retest else None
     generation, before = 1, run_dir.with_name(run_dir.name + "-before")
     while True:
         config = load_config(config_path, [*overrides, f"generations={generation}"])
@@ -94,8 +95,8 @@ def evolve_arm(config_path: str, overrides: list[str], run_dir: Path, budget: fl
         else:
             Run(config, run_dir, console=console).start()
         spent = spent_by_generation(run_dir, config)
-        if retest:
-            spent[-1] += retest_cost(run_dir, load_config(config_path, [*overrides, *retest]))
+        if with_retest is not None:
+            spent[-1] += retest_cost(run_dir, with_retest)
         if spent[-1] > budget and generation > 1:  # overshot: keep the run as it was one generation ago
             shutil.rmtree(run_dir)
             before.rename(run_dir)
