@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext
+from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, initial_member
 from evo_fastslow.evolution.searchers.ga import MutationSettings
 from evo_fastslow.genome import Genome
 from evo_fastslow.seeds import derive_seed
@@ -53,11 +53,9 @@ class AgingEvolution:
     def ask(self, index: int) -> Candidate:
         """Proposal `index`, from the genomes and values of evaluations 0 .. index - lag only."""
         rng = np.random.default_rng(derive_seed(self.context.seed, "aging", index))
-        popsize, seeds = self.context.popsize, self.context.seeds
+        popsize = self.context.popsize
         if index < popsize:
-            if index < min(len(seeds), popsize):
-                return Candidate(seeds[index], "seeded")
-            return Candidate(self.context.space.decode(rng.random(len(self.context.space))), "random")
+            return initial_member(self.context, index, rng, self.config.initial_design)
         newest = index - self.lag  # the population: the last P evaluated by index, up to `newest`
         window = np.arange(max(0, newest - popsize + 1), newest + 1)
         sample = rng.choice(window, size=self.config.tournament_size, replace=True)

@@ -27,9 +27,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Mapping, Protocol, runtime_checkable
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import qmc
 
 from evo_fastslow.genome import Genome, SearchSpace
+from evo_fastslow.seeds import derive_seed
 
 
 class SearcherSettings(BaseModel):
@@ -121,9 +124,35 @@ def parentless(run: Any, name: str) -> None:
                          f"weights from); {run.inheritance.mode} needs ga, aging, map-elites or nsga2")
 
 
-def initial_population(context: SearchContext, rng: Any, count: int | None = None) -> list[Candidate]:
-    """The seed genomes, then random ones from the cube, up to `count` (default: popsize)."""
+class InitialDesignSettings(SearcherSettings):
+    """For searchers that start from random genomes: how those are drawn."""
+    initial_design: Literal["random", "latin-hypercube"] = Field(
+        "random", description="the first population's random genomes: independent draws from the [0,1]^d cube, "
+                              "or a Latin hypercube (every gene's range cut in as many strata as genomes, one "
+                              "genome in each: a categorical gene's choices appear as evenly as the count allows)")
+
+
+def initial_population(context: SearchContext, rng: Any, count: int | None = None,
+                       design: str = "random") -> list[Candidate]:
+    """The seed genomes, then random ones (`design`: independent or a Latin hypercube), up to `count`
+    (default: popsize)."""
     count = context.popsize if count is None else count
     seeded = [Candidate(g, "seeded") for g in context.seeds[:count]]
-    return seeded + [Candidate(context.space.decode(rng.random(len(context.space))), "random")
-                     for _ in range(count - len(seeded))]
+    missing, width = count - len(seeded), len(context.space)
+    if design == "latin-hypercube" and missing > 0 and width > 0:
+        vectors = list(qmc.LatinHypercube(d=width, seed=rng).random(missing))
+    else:  # one draw per genome, in order (as every run before the design existed)
+        vectors = [rng.random(width) for _ in range(missing)]
+    return seeded + [Candidate(context.space.decode(v), "random") for v in vectors]
+
+
+def initial_member(context: SearchContext, index: int, rng: Any, design: str = "random") -> Candidate:
+    """Proposal `index` < popsize of a steady-state searcher: a seed genome, else a random one. `rng` is the
+    proposal's own stream (independent draws); a Latin hypercube is drawn whole from the run seed and
+    `index` takes its row."""
+    if index < min(len(context.seeds), context.popsize):
+        return Candidate(context.seeds[index], "seeded")
+    if design == "random":
+        return Candidate(context.space.decode(rng.random(len(context.space))), "random")
+    whole = np.random.default_rng(derive_seed(context.seed, "initial design"))
+    return initial_population(context, whole, design=design)[index]

@@ -13,13 +13,13 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import (Candidate, Result, SearchContext, SearcherSettings,
+from evo_fastslow.evolution.searchers.base import (Candidate, InitialDesignSettings, Result, SearchContext,
                                                    initial_population)
 from evo_fastslow.genome import Genome, SearchSpace
 from evo_fastslow.seeds import derive_seed
 
 
-class MutationSettings(SearcherSettings):
+class MutationSettings(InitialDesignSettings):
     mutation_rate: float = Field(0.15, ge=0, le=1, description="chance each gene mutates (at least one does)")
     mutation_scale: float = Field(0.1, gt=0, le=1, description="Gaussian step of numeric genes on [0,1]")
 
@@ -52,7 +52,9 @@ class GeneticAlgorithm:
 
     def ask(self, generation: int) -> list[Candidate]:
         rng = np.random.default_rng(derive_seed(self.context.seed, "ga", generation))
-        return initial_population(self.context, rng) if generation == 0 else self._offspring(rng)
+        if generation == 0:
+            return initial_population(self.context, rng, design=self.config.initial_design)
+        return self._offspring(rng)
 
     def tell(self, generation: int, results: list[Result]) -> None:
         self.population = [(r.index, r.genome, r.value) for r in results]

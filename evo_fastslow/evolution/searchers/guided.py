@@ -26,7 +26,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, initial_population
+from evo_fastslow.evolution.searchers.base import (Candidate, Result, SearchContext, initial_member,
+                                                   initial_population)
 from evo_fastslow.evolution.searchers.ga import BreedingSettings, breed
 from evo_fastslow.genes import Bool, Categorical
 from evo_fastslow.seeds import derive_seed
@@ -74,7 +75,7 @@ class GuidedEvolution:
             return self._generation(key)
         rng = np.random.default_rng(derive_seed(self.context.seed, "guided", key))
         if key < self.context.popsize:
-            return _initial(self.context, key, rng)
+            return initial_member(self.context, key, rng, self.config.initial_design)
         return self._choose(rng, 1, key)[0]
 
     def tell(self, key: int, results: Any) -> None:
@@ -85,7 +86,7 @@ class GuidedEvolution:
     def _generation(self, generation: int) -> list[Candidate]:
         rng = np.random.default_rng(derive_seed(self.context.seed, "guided", "generation", generation))
         if generation == 0:
-            return initial_population(self.context, rng)
+            return initial_population(self.context, rng, design=self.config.initial_design)
         window = self.told[-self.context.popsize:]
         prior = _prior(window)
         ranked = sorted(window, key=lambda r: (-r.shrunk(prior), r.index))
@@ -123,12 +124,6 @@ class GuidedEvolution:
         if self.config.surrogate == "parzen":
             return _parzen(self.context, self.told, known, x, self.config.gamma)
         return _forest(self.told, known, x, self.config, derive_seed(self.context.seed, "guided", "forest", key))
-
-
-def _initial(context: SearchContext, index: int, rng: np.random.Generator) -> Candidate:
-    if index < min(len(context.seeds), context.popsize):
-        return Candidate(context.seeds[index], "seeded")
-    return Candidate(context.space.decode(rng.random(len(context.space))), "random")
 
 
 def _prior(results: list[Result]) -> float:

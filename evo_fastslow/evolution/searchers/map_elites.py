@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 from pydantic import Field
 
-from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext
+from evo_fastslow.evolution.searchers.base import Candidate, Result, SearchContext, initial_member
 from evo_fastslow.evolution.searchers.descriptors import DEFAULT_DESCRIPTORS, Descriptor, DescriptorSpace
 from evo_fastslow.evolution.searchers.ga import MutationSettings
 from evo_fastslow.genome import Genome, SearchSpace
@@ -63,11 +63,9 @@ class MapElites:
 
     def ask(self, index: int) -> Candidate:
         rng = np.random.default_rng(derive_seed(self.context.seed, "map-elites", index))
-        popsize, seeds, space = self.context.popsize, self.context.seeds, self.context.space
+        popsize, space = self.context.popsize, self.context.space
         if index < popsize:
-            if index < min(len(seeds), popsize):
-                return Candidate(seeds[index], "seeded")
-            return Candidate(space.decode(rng.random(len(space))), "random")
+            return initial_member(self.context, index, rng, self.config.initial_design)
         elites = elites_of(self.map)
         if not elites:  # every result so far failed: start again from a random genome
             return Candidate(space.decode(rng.random(len(space))), "random")

@@ -78,7 +78,9 @@ class NSGA2:
 
     def ask(self, generation: int) -> list[Candidate]:
         rng = np.random.default_rng(derive_seed(self.context.seed, "nsga2", generation))
-        return initial_population(self.context, rng) if generation == 0 else self._offspring(rng)
+        if generation == 0:
+            return initial_population(self.context, rng, design=self.config.initial_design)
+        return self._offspring(rng)
 
     def tell(self, generation: int, results: list[Result]) -> None:
         new = [(r.index, r.genome, r.value, self.cost_of(r.genome)) for r in results]
