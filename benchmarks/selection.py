@@ -62,6 +62,7 @@ ARMS = {  # name: (directory, overrides of the config's evaluation section: repl
     # the winner's re-test: its worst-case lifetimes are reserved from the budget before the search (evolve_arm)
     "default + re-test of the top 3 on 4 shared replicates": ("survival-3-retest", [
         "evaluation.retest={top: 3, replicates: 4}"]),
+    "default, first generation a Latin hypercube": ("survival-3-lhs", ["searcher.initial_design=latin-hypercube"]),
 }
 CANDIDATES = {  # further combinations, measured to choose the default (--candidates)
     "rungs + racing, 2 replicates": ("combination-2", ["evaluation.max_replicates=2", *RACE]),

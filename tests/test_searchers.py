@@ -89,11 +89,49 @@ def test_bad_searcher_settings_exit_2_naming_the_field(sets, field, words):
     assert f"configs/quickstart.yaml: {field}: " in proc.stderr and words in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("name", ["ga", "aging", "guided", "map-elites", "nsga2"])
+def test_a_latin_hypercube_first_population_covers_every_gene_evenly(name):
+    """population 6 after one seed genome: 5 random genomes, one in each fifth of every numeric gene's
+    range; each categorical gene's choices as evenly as 5 allows (3 choices: 2, 2, 1), where independent
+    draws leave a choice out of some run seeds (here: at least one of 12)."""
+    from collections import Counter
+
+    from evo_fastslow.genes import Categorical, Float
+
+    suites = [load_suite(ROOT / "fitness" / "bandit-independent.yaml")] if name == "nsga2" else []
+    seed_genome = SPACE.default()
+    floats = [n for n in SPACE.free if isinstance(SPACE.genes[n], Float)]
+    categoricals = [n for n in SPACE.free if isinstance(SPACE.genes[n], Categorical)]
+    left_out = {}
+    for design in ("latin-hypercube", "random"):
+        left_out[design] = 0
+        for run_seed in range(12):
+            settings = {"name": name, "initial_design": design, **({"lag": 2} if name != "ga" and name != "nsga2"
+                                                                    else {})}
+            done = check_searcher(searcher_class(name), settings, space=SPACE, popsize=6, generations=1,
+                                  seed=run_seed, seeds=[seed_genome], suites=suites)
+            assert (done[0][0].genome, done[0][0].origin) == (seed_genome, "seeded")
+            random_ones = [c.genome for c, _ in done[1:6]]
+            assert all(c.origin == "random" for c, _ in done[1:6])
+            for gene in categoricals:
+                counts = Counter(g[gene] for g in random_ones)
+                choices = SPACE.genes[gene].choices
+                left_out[design] += len(counts) < min(len(choices), 5)
+                if design == "latin-hypercube":
+                    assert max(counts.values()) - min(counts.get(c, 0) for c in choices) <= 1 + (5 % len(choices) != 0), \
+                        (gene, counts)
+            if design == "latin-hypercube":
+                for gene in floats:
+                    strata = sorted(min(int(SPACE.genes[gene].encode(g[gene]) * 5), 4) for g in random_ones)
+                    assert strata == [0, 1, 2, 3, 4], (gene, strata)
+    assert left_out["latin-hypercube"] == 0 and left_out["random"] > 0, left_out
+
+
 def test_switching_searcher_by_name_keeps_the_settings_it_takes_too():
     """quickstart's ga has mutation_rate 0.2 and elites 2: aging keeps the first and has no elites."""
     config = load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.lag=3"])
-    assert config.searcher.model_dump() == {"name": "aging", "mutation_rate": 0.2, "mutation_scale": 0.1,
-                                            "tournament_size": 3, "lag": 3}
+    assert config.searcher.model_dump() == {"name": "aging", "initial_design": "random", "mutation_rate": 0.2,
+                                            "mutation_scale": 0.1, "tournament_size": 3, "lag": 3}
     with pytest.raises(InputError, match="searcher.elites: a field searcher aging does not take"):
         load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.elites=1"])
 
