@@ -79,7 +79,7 @@ def test_check_searcher_catches_a_searcher_drawing_from_global_randomness():
     (["searcher={name: 'nowhere.search:Searcher'}"], "searcher.name", "module 'nowhere.search' cannot be imported"),
     (["searcher={name: 'evo_fastslow.genome:Genome'}"], "searcher.name", "style = 'generational' or 'steady'"),
     (["searcher={name: cmaes}", "inheritance.mode=lamarckian"], "(top level)", "inheritance: darwinian with searcher"),
-    (["searcher={name: aging, lag: 9}"], "(top level)", "searcher.lag must be at most population"),
+    (["searcher={name: aging, lag: 17}"], "(top level)", "searcher.lag must be at most population"),
 ])
 def test_bad_searcher_settings_exit_2_naming_the_field(sets, field, words):
     args = [a for s in sets for a in ("--set", s)]
@@ -128,9 +128,10 @@ def test_a_latin_hypercube_first_population_covers_every_gene_evenly(name):
 
 
 def test_switching_searcher_by_name_keeps_the_settings_it_takes_too():
-    """quickstart's ga has mutation_rate 0.2 and elites 2: aging keeps the first and has no elites."""
+    """quickstart's ga has mutation_rate 0.2, a Latin-hypercube start and elites 2: aging keeps the first two and
+    has no elites."""
     config = load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.lag=3"])
-    assert config.searcher.model_dump() == {"name": "aging", "initial_design": "random", "mutation_rate": 0.2,
+    assert config.searcher.model_dump() == {"name": "aging", "initial_design": "latin-hypercube", "mutation_rate": 0.2,
                                             "mutation_scale": 0.1, "tournament_size": 3, "lag": 3}
     with pytest.raises(InputError, match="searcher.elites: a field searcher aging does not take"):
         load_config(ROOT / "configs" / "quickstart.yaml", ["searcher.name=aging", "searcher.elites=1"])
@@ -205,8 +206,8 @@ def test_a_run_directory_made_before_searcher_plugins_resumes_as_a_new_run_would
     assert main(["resume", str(old)]) == 0
     sets = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=3", "generations=3",
             "cluster.workers=0", "search_space.ranges.hidden_size=[8,16]",
-            "search_space.ranges.episodes_per_update=[16, 32]",
-            "searcher.elites=1" if searcher == "ga" else "searcher={name: aging, lag: 2}"]
+            "search_space.ranges.episodes_per_update=[16, 32]", "evaluation.retest=null",
+            "searcher={name: ga, elites: 1, mutation_rate: 0.2}" if searcher == "ga" else "searcher={name: aging, lag: 2}"]
     Run(load_config(ROOT / "configs" / "quickstart.yaml", sets), tmp_path / "new").start()
     assert snapshot(old) == snapshot(tmp_path / "new") and len(snapshot(old)) > 9
 

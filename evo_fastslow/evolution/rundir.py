@@ -19,7 +19,7 @@ from evo_fastslow.archive import Archive, GenomeRecord
 from evo_fastslow.errors import InputError
 from evo_fastslow.evolution.config import RunConfig, load_plugin_cores, validate_config
 from evo_fastslow.evolution.policy.selection import LEGACY
-from evo_fastslow.evolution.searchers.registry import fields_it_takes
+from evo_fastslow.evolution.searchers.registry import fields_it_takes, with_defaults
 from evo_fastslow.evolution.tracking import Tracker
 
 CONFIG_FILE, ARCHIVE_FILE, CHECKPOINT_FILE = "config.yaml", "archive.sqlite", "checkpoint.json"
@@ -38,10 +38,11 @@ def digest(records: list[GenomeRecord], fitnesses: list[float]) -> str:
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A resolved config as an older version wrote it, read as this one would have written it: without
-    `evaluation:`, one lifetime per genome; a flat `searcher:` bag, only the named searcher's fields."""
+    `evaluation:`, one lifetime per genome; a flat `searcher:` bag, only the named searcher's fields; a
+    searcher field added since (its default is what the older version did) at its default."""
     data.setdefault("evaluation", LEGACY)
     if "searcher" in data:
-        data["searcher"] = fields_it_takes(data["searcher"])
+        data["searcher"] = with_defaults(fields_it_takes(data["searcher"]))
     return data
 
 

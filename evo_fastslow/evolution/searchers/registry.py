@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 from importlib import metadata
 from typing import Any, Mapping
 
@@ -124,6 +125,21 @@ def fields_it_takes(data: Any) -> Any:
     except SearcherConfigError:
         return data  # named by validation, with the field
     return {k: v for k, v in data.items() if k in config.model_fields}
+
+
+def with_defaults(data: Any) -> Any:
+    """A `searcher:` mapping with every field its searcher takes, the missing ones at their defaults. A field
+    added to a searcher must default to what the searcher did before it (`initial_design: random`), so that a
+    run directory written before it resumes as it started."""
+    if not isinstance(data, dict) or not isinstance(data.get("name", "ga"), str):
+        return data
+    try:
+        config = getattr(searcher_class(data.get("name", "ga")), "Config", SearcherSettings)
+    except SearcherConfigError:
+        return data
+    defaults = {k: f.get_default(call_default_factory=True) for k, f in config.model_fields.items()
+                if k not in data and not f.is_required()}
+    return {**data, **json.loads(json.dumps(defaults))}
 
 
 def provenance(name: str) -> dict[str, str]:
