@@ -1,14 +1,14 @@
 """The README's main job (`configs/quickstart.yaml`) on several run seeds, beside Optuna's TPE given the
 same env-steps on the same run seeds: is what a newcomer is shown a good agent, whatever the seed?
 
-Per run seed: the main job as shipped (`evolve`), the env-steps it spent, its winner (as `inspect` names it)
-validated on fresh seeds no selection saw; then Optuna's TPE over the same [0,1]^d encoding with as many
-full lifetimes as those env-steps pay for, one lifetime per trial (benchmarks/selection.py: tpe_arm), its
-best trial validated on the same number of fresh seeds. Printed: both per seed, their means with 95% t
+Per run seed: the main job as shipped (`evolve`, its re-test included), the env-steps it spent, its winner
+(as `inspect` names it) validated on fresh seeds no selection saw; then Optuna's TPE over the same [0,1]^d
+encoding with as many full lifetimes as those env-steps pay for, one lifetime per trial
+(benchmarks/selection.py: tpe_arm), its best trial validated on the same number of fresh seeds. Printed: both per seed, their means with 95% t
 intervals, the paired difference, and the winners at chance (validated fitness below 0.3).
 
     python benchmarks/main_job.py                                  # run seeds 0-4, 8 fresh seeds each
-    python benchmarks/main_job.py --set evaluation.retest='{top: 3, replicates: 4}' --out runs/main-job-retest
+    python benchmarks/main_job.py --set evaluation.retest=null --out runs/main-job-no-retest   # without its re-test
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 from evo_fastslow.archive import Archive
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=3", "generations=2",
+        "evaluation.retest=null",  # the main job's re-test adds lifetimes at the end: tests/test_retest.py
         "searcher.elites=1", "search_space.ranges.episodes_per_update=[16, 32]",
         "search_space.ranges.hidden_size=[8, 16]"]
 

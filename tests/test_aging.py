@@ -24,6 +24,7 @@ from evo_fastslow.genome import SEARCH_SPACE
 from runs import RACING, kill_after_evaluations
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
+        "evaluation.retest=null",  # the main job's re-test adds lifetimes at the end: tests/test_retest.py
         "searcher.name=aging", "searcher.lag=2", "search_space.ranges.episodes_per_update=[16, 32]",
         "search_space.ranges.hidden_size=[8, 16]"]
 

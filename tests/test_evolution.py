@@ -22,6 +22,7 @@ from evo_fastslow.suite import WORST_FITNESS
 from runs import RACING
 
 TINY = ["budget.train_env_steps=16000", "budget.test_episodes=50", "population=4", "generations=2",
+        "evaluation.retest=null",  # the main job's re-test adds lifetimes at the end: tests/test_retest.py
         "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 24]"]
 
 

@@ -102,6 +102,7 @@ def test_nsga2_starts_from_seeded_genomes(tmp_path):
 
 
 TINY = ["budget.train_env_steps=8000", "budget.test_episodes=20", "population=4", "generations=3",
+        "evaluation.retest=null",  # the main job's re-test adds lifetimes at the end: tests/test_retest.py
         "search_space.ranges.episodes_per_update=[16, 32]", "search_space.ranges.hidden_size=[8, 16]"]
 SEARCHERS = {"map-elites": ["searcher.name=map-elites", "evaluation.rungs=[1.0]", "searcher.lag=2"], "nsga2": ["searcher.name=nsga2"]}
 
