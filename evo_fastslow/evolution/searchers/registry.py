@@ -118,28 +118,31 @@ def fields_it_takes(data: Any) -> Any:
     """A `searcher:` mapping with only the fields the searcher it names takes: how a run directory's flat
     bag from before per-searcher settings is read (every searcher ignored most of it), and what survives
     `--set searcher.name=X` switching searcher."""
-    if not isinstance(data, dict) or not isinstance(data.get("name", "ga"), str):
-        return data
-    try:
-        config = getattr(searcher_class(data.get("name", "ga")), "Config", SearcherSettings)
-    except SearcherConfigError:
-        return data  # named by validation, with the field
-    return {k: v for k, v in data.items() if k in config.model_fields}
+    config = _settings_class(data)
+    return data if config is None else {k: v for k, v in data.items() if k in config.model_fields}
 
 
 def with_defaults(data: Any) -> Any:
     """A `searcher:` mapping with every field its searcher takes, the missing ones at their defaults. A field
     added to a searcher must default to what the searcher did before it (`initial_design: random`), so that a
     run directory written before it resumes as it started."""
-    if not isinstance(data, dict) or not isinstance(data.get("name", "ga"), str):
-        return data
-    try:
-        config = getattr(searcher_class(data.get("name", "ga")), "Config", SearcherSettings)
-    except SearcherConfigError:
+    config = _settings_class(data)
+    if config is None:
         return data
     defaults = {k: f.get_default(call_default_factory=True) for k, f in config.model_fields.items()
                 if k not in data and not f.is_required()}
     return {**data, **json.loads(json.dumps(defaults))}
+
+
+def _settings_class(data: Any) -> type | None:
+    """The settings class of the searcher a `searcher:` mapping names; None where validation will name
+    what is wrong."""
+    if not isinstance(data, dict) or not isinstance(data.get("name", "ga"), str):
+        return None
+    try:
+        return getattr(searcher_class(data.get("name", "ga")), "Config", SearcherSettings)
+    except SearcherConfigError:
+        return None
 
 
 def provenance(name: str) -> dict[str, str]:
