@@ -15,10 +15,7 @@ from evo_fastslow.archive import Archive
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"budget.train_env_steps": 8000, "budget.test_episodes": 20, "population": 3, "generations": 2,
-        "searcher.elites": 1, "cluster.workers": 0, "evaluation.retest": None,
-        # a choice no genome of a generation carries gets no point that generation (not a zero): with 3
-        # genomes, every core in each generation is what this seed's independent draws give
-        "searcher.initial_design": "random"}
+        "searcher.elites": 1, "cluster.workers": 0, "evaluation.retest": None}
 
 
 def _archive_best(run_dir: Path) -> list[float]:
@@ -44,9 +41,14 @@ def test_tensorboard_and_mlflow_hold_what_the_archive_holds(tmp_path):
     assert [(s.step, s.value) for s in events.Scalars("fitness/best")] == [(g, pytest.approx(b, abs=1e-6))
                                                                           for g, b in enumerate(best)]
     core_tags = [t for t in events.Tags()["scalars"] if t.startswith("genes/core:")]
-    for step in range(2):  # each generation's shares of the core's choices add up to one
-        assert sum(next(s.value for s in events.Scalars(t) if s.step == step) for t in core_tags) == \
-            pytest.approx(1.0)
+    space = ef.load(ROOT / "configs/quickstart.yaml").space()
+    assert sorted(core_tags) == sorted(f"genes/core:{c}" for c in space.genes["core"].choices)
+    for step in range(2):  # every choice has a point each generation (0 when no genome carries it); they add to 1
+        shares = [next(s.value for s in events.Scalars(t) if s.step == step) for t in core_tags]
+        assert sum(shares) == pytest.approx(1.0)
+        with Archive(run_dir / "archive.sqlite") as archive:
+            cores = [r.genes["core"] for r in archive.genomes(step)]
+        assert shares == [pytest.approx(cores.count(t.split(":")[1]) / len(cores)) for t in core_tags]
     evaluated = run.evaluations()
     ok = evaluated[evaluated.status == "ok"]
     tb_fitness = {s.step: s.value for s in events.Scalars("evaluation/fitness")}
@@ -85,3 +87,15 @@ def test_a_missing_tracker_directory_is_named(tmp_path, capsys):
     assert code == 2 and "tracking.tensorboard: a directory for the tracker's files, not a file" in \
         capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # checked before the run directory is made
+
+
+def test_a_choice_no_genome_carries_is_logged_as_zero():
+    from evo_fastslow.evolution.tracking import gene_figures, space_choices
+
+    space = ef.load(ROOT / "configs/quickstart.yaml").space()
+    genomes = [{"core": "lstm", "hidden_size": 32}, {"core": "lstm", "hidden_size": 64}]
+    figures = gene_figures(genomes, space_choices(space))
+    assert figures["genes/core:lstm"] == 1.0
+    assert {f"genes/core:{c}" for c in space.genes["core"].choices} <= set(figures)
+    assert all(figures[f"genes/core:{c}"] == 0.0 for c in space.genes["core"].choices if c != "lstm")
+    assert figures["genes/hidden_size_median"] == 48.0

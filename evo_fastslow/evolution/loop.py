@@ -35,7 +35,7 @@ from evo_fastslow.evolution.rundir import (ARCHIVE_FILE, CONFIG_FILE, atomic_wri
 from evo_fastslow.evolution.searchers.base import SearchContext
 from evo_fastslow.evolution.searchers.registry import provenance, searcher_class
 from evo_fastslow.evolution.stats import GenerationStats
-from evo_fastslow.evolution.tracking import Tracker, TrackingConfig
+from evo_fastslow.evolution.tracking import Tracker, TrackingConfig, space_choices
 from evo_fastslow.lifetime.fingerprint import differences
 from evo_fastslow.weights import WeightStore
 
@@ -97,7 +97,8 @@ class Run:
         return found
 
     def _tracker(self, config_path: str) -> Tracker:
-        return Tracker(self.config.tracking or TrackingConfig(), self.run_dir, self.config.name, config_path)
+        return Tracker(self.config.tracking or TrackingConfig(), self.run_dir, self.config.name, config_path,
+                       space_choices(self.config.space()))
 
     def _loop(self, checkpoint: dict[str, Any] | None) -> list[GenerationStats]:
         config, config_path = self.config, str(self.run_dir / CONFIG_FILE)

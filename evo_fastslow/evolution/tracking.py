@@ -17,14 +17,16 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from evo_fastslow.errors import InputError, output_dir
+from evo_fastslow.genes import Bool, Categorical
 
 if TYPE_CHECKING:
     from evo_fastslow.archive import Archive, Evaluation, GenomeRecord
+    from evo_fastslow.genome import SearchSpace
     from evo_fastslow.evolution.stats import GenerationStats
 
 
@@ -48,8 +50,11 @@ def _where(value: str, run_dir: Path, config_path: str, field: str) -> Path:
 class Tracker:
     """Writes a run's progress to the trackers its config names (none: every call does nothing)."""
 
-    def __init__(self, config: TrackingConfig, run_dir: Path, run_name: str, config_path: str):
-        """Checks what the config names (paths, installed packages) and writes nothing yet: `start` does."""
+    def __init__(self, config: TrackingConfig, run_dir: Path, run_name: str, config_path: str,
+                 choices: Mapping[str, Sequence[Any]] | None = None):
+        """Checks what the config names (paths, installed packages) and writes nothing yet: `start` does.
+        `choices` are the search space's (see `space_choices`): a choice no genome carries is logged as 0."""
+        self.choices = dict(choices or {})
         self.writer: Any = None
         self.client: Any = None
         self.run_id, self.run_name = "", run_name
@@ -126,7 +131,7 @@ class Tracker:
             figures["fitness/best_replicates"] = best.replicates
             if best.replicates > 1:
                 figures.update({"fitness/best_ci_low": best.ci_low, "fitness/best_ci_high": best.ci_high})
-        figures.update(gene_figures([r.genes for r in records]))
+        figures.update(gene_figures([r.genes for r in records], self.choices))
         rows = [{"genome_id": r.id, "fitness": evaluations[r.id].fitness, "status": evaluations[r.id].status,
                  "genes": r.genes} for r in records if r.id in evaluations]
         ranked = archive.ranked(1)
@@ -172,8 +177,12 @@ class Tracker:
             self.client.set_terminated(self.run_id, "FINISHED" if finished else "KILLED")
 
 
-def gene_figures(genomes: list[dict[str, Any]]) -> dict[str, float]:
-    """Per gene: the share of each choice (categorical, boolean) or the median (numeric)."""
+def gene_figures(genomes: list[dict[str, Any]],
+                 choices: Mapping[str, Sequence[Any]] | None = None) -> dict[str, float]:
+    """Per gene: the share of each choice (categorical, boolean) or the median (numeric).
+
+    A choice of `choices` (the search space's) that no genome carries gets a share of 0, so its curve
+    drops to zero instead of stopping."""
     figures: dict[str, float] = {}
     if not genomes:
         return figures
@@ -182,9 +191,23 @@ def gene_figures(genomes: list[dict[str, Any]]) -> dict[str, float]:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             figures[f"genes/{name}_median"] = float(statistics.median(values))
         else:
-            for choice, count in sorted(Counter(str(v) for v in values).items()):
+            counts = Counter({str(c): 0 for c in (choices or {}).get(name, ())})
+            counts.update(str(v) for v in values)
+            for choice, count in sorted(counts.items()):
                 figures[f"genes/{name}:{choice}"] = count / len(values)
     return figures
+
+
+def space_choices(space: "SearchSpace") -> dict[str, list[Any]]:
+    """The choices of each categorical and boolean gene the space searches."""
+    found: dict[str, list[Any]] = {}
+    for name in space.free:
+        gene = space.genes[name]
+        if isinstance(gene, Categorical):
+            found[name] = list(gene.choices)
+        elif isinstance(gene, Bool):
+            found[name] = [False, True]
+    return found
 
 
 def _mlflow_uri(value: str, run_dir: Path, config_path: str) -> tuple[str, str | None]:
