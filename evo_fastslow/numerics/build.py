@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
 SOURCES = [HERE / "det_math.cpp", HERE / "ops.cpp", HERE / "recurrent_a2c.cpp", HERE / "episodic_lstm.cpp",
            HERE / "numpy_ops.cpp"]
 HEADERS = [HERE / "det_math.h", HERE / "det_blocks.h", HERE / "ops.h"]
-FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c++17", "-Wno-psabi"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math", "-std=c++17", "-Wno-psabi"]
 
 BUILD_WAIT_SECONDS = 900.0  # a build takes well under a minute; a shared, busy node may be slower
 _lock = threading.Lock()

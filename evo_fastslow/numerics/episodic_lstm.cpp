@@ -3,6 +3,8 @@
 // more than the arithmetic). The cell: gates from [x_t | 1 | h_{t-1}] @ weights, columns i, f, g, o, r;
 //   c_t = f c_{t-1} + i g + r m_t,   h_t = o tanh(c_t),
 // with i, f, o, r sigmoids, g = tanh, and m_t = tanh(retrieved cell state), a recorded constant.
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -34,20 +36,20 @@ std::vector<at::Tensor> episodic_lstm_forward(const at::Tensor& weights, const a
   for (int64_t t = 0; t < T; ++t) {
     float* s = S + t * B * G;
     det::gemm(R + t * B * K, K, W, G, s, G, B, K, G, false);
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t b = 0; b < B; ++b) {  // activations through det's vectorised loops: the same bits as per element
       float* sb = s + b * G;
+      det::sigmoid_n(sb, 2 * H);          // i, f
+      det::tanh_n(sb + 2 * H, H);         // g
+      det::sigmoid_n(sb + 3 * H, 2 * H);  // o, r
       const float* mb = M + (t * B + b) * H;
+      const float* prev = t > 0 ? C + ((t - 1) * B + b) * H : nullptr;
+      float *c = C + (t * B + b) * H, *tc = TC + (t * B + b) * H;
+      for (int64_t j = 0; j < H; ++j)
+        c[j] = sb[H + j] * (prev ? prev[j] : 0.0f) + sb[j] * sb[2 * H + j] + sb[4 * H + j] * mb[j];
+      std::copy(c, c + H, tc);
+      det::tanh_n(tc, H);
       float* h_out = R + ((t + 1) * B + b) * K + I + 1;
-      for (int64_t j = 0; j < H; ++j) {
-        const float i = det::sigmoid(sb[j]), f = det::sigmoid(sb[H + j]), g = det::tanh(sb[2 * H + j]);
-        const float o = det::sigmoid(sb[3 * H + j]), r = det::sigmoid(sb[4 * H + j]);
-        sb[j] = i, sb[H + j] = f, sb[2 * H + j] = g, sb[3 * H + j] = o, sb[4 * H + j] = r;
-        const float prev = t > 0 ? C[((t - 1) * B + b) * H + j] : 0.0f;
-        const float c = f * prev + i * g + r * mb[j];
-        const float tc = det::tanh(c);
-        C[(t * B + b) * H + j] = c, TC[(t * B + b) * H + j] = tc;
-        h_out[j] = o * tc;
-      }
+      for (int64_t j = 0; j < H; ++j) h_out[j] = sb[3 * H + j] * tc[j];
     }
   }
   auto h = rows.narrow(0, 1, T).narrow(2, I + 1, H).contiguous();

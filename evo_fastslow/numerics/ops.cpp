@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numeric>
 #include <optional>
+#include <utility>
 
 #include "det_math.h"
 
@@ -122,26 +123,29 @@ void knn_read_raw(const float* keys, const float* values, const float* query, in
                   int64_t V, int64_t size, int64_t k, float delta, float* out) {
   const int64_t use = std::min(k, size);
   std::vector<float> d2(size), weights(use);
-  std::vector<int64_t> order(size);
+  std::vector<std::pair<float, int64_t>> order(size);
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t s = 0; s < size; ++s) {
-      float sum = 0.0f;
-      for (int64_t d = 0; d < D; ++d) {
-        const float diff = keys[(b * N + s) * D + d] - query[b * D + d];
-        sum += diff * diff;
+    // d2[s] = sum over d, in order, of (key - query)^2; a NaN distance counts as +inf
+    std::fill(d2.begin(), d2.end(), 0.0f);
+    for (int64_t d = 0; d < D; ++d) {
+      const float q = query[b * D + d];
+      const float* key = keys + b * N * D + d;
+      for (int64_t s = 0; s < size; ++s) {
+        const float diff = key[s * D] - q;
+        d2[s] += diff * diff;
       }
-      d2[s] = sum;
     }
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + use, order.end(),
-                      [&](int64_t x, int64_t y) { return d2[x] < d2[y] || (d2[x] == d2[y] && x < y); });
+    for (int64_t s = 0; s < size; ++s) order[s] = {d2[s] != d2[s] ? INFINITY : d2[s], s};
+    // the `use` nearest, nearest first, ties to the older slot: select, then sort the selected
+    if (use < size) std::nth_element(order.begin(), order.begin() + (use - 1), order.end());
+    std::sort(order.begin(), order.begin() + use);
     float total = 0.0f;
-    for (int64_t i = 0; i < use; ++i) total += (weights[i] = 1.0f / (d2[order[i]] + delta));
+    for (int64_t i = 0; i < use; ++i) total += (weights[i] = 1.0f / (d2[order[i].second] + delta));
     float* o = out + b * V;
     std::fill(o, o + V, 0.0f);
     for (int64_t i = 0; i < use; ++i) {
       const float w = weights[i] / total;
-      const float* v = values + (b * N + order[i]) * V;
+      const float* v = values + (b * N + order[i].second) * V;
       for (int64_t j = 0; j < V; ++j) o[j] += w * v[j];
     }
   }
