@@ -20,6 +20,7 @@ import torch
 from evo_fastslow.lifetime import run_lifetime
 from evo_fastslow.genome import load_genome
 from evo_fastslow.lifetime.fingerprint import fingerprint
+from evo_fastslow.numerics.build import FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERICS = ROOT / "evo_fastslow" / "numerics"
@@ -42,7 +43,7 @@ def _cpu_flags() -> set[str]:
 
 def _compile_and_run(tmp_path: Path, name: str, *flags: str) -> str:
     binary = tmp_path / name
-    subprocess.run(["g++", "-std=c++17", "-O3", "-Wno-psabi", *flags, f"-I{NUMERICS}", str(ROOT / "tests/native/det_check.cpp"),
+    subprocess.run(["g++", *flags, f"-I{NUMERICS}", str(ROOT / "tests/native/det_check.cpp"),
                     str(NUMERICS / "det_math.cpp"), "-o", str(binary)], check=True)
     return subprocess.run([str(binary)], check=True, capture_output=True, text=True).stdout
 
@@ -51,17 +52,46 @@ def test_det_math_gives_the_same_bits_on_every_instruction_set(tmp_path):
     flags = _cpu_flags()
     levels = ["x86-64"] + (["x86-64-v3"] if {"avx2", "fma", "bmi2"} <= flags else []) \
         + (["x86-64-v4"] if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags else [])
-    outputs = {level: _compile_and_run(tmp_path, level, f"-march={level}", "-ffp-contract=off", "-DDET_NO_CLONES")
+    outputs = {level: _compile_and_run(tmp_path, level, *FLAGS, f"-march={level}", "-DDET_NO_CLONES")
                for level in levels}
-    outputs["clones"] = _compile_and_run(tmp_path, "clones", "-ffp-contract=off")  # as the extension is built
+    outputs["clones"] = _compile_and_run(tmp_path, "clones", *FLAGS)  # as the extension is built
     hashes = {level: _line(out, "hash") for level, out in outputs.items()}
     assert len(set(hashes.values())) == 1, hashes
     assert all(_line(out, "blocked") == "blocked products equal the plain loops: yes" for out in outputs.values())
     errors = dict(zip(("exp", "log", "sigmoid"), map(float, _line(outputs["clones"], "worst_ulp").split()[2::2])))
     assert errors["exp"] <= 1.0 and errors["log"] <= 1.0 and errors["sigmoid"] <= 3.0, errors  # ulps
     if "x86-64-v3" in levels:  # with fused multiply-adds allowed where the source has none: other bits
-        contracted = _compile_and_run(tmp_path, "contracted", "-march=x86-64-v3", "-DDET_NO_CLONES")
+        contracted = _compile_and_run(tmp_path, "contracted", *(f for f in FLAGS if f != "-ffp-contract=off"),
+                                      "-march=x86-64-v3", "-DDET_NO_CLONES")
         assert _line(contracted, "hash") != hashes["x86-64"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "episodic_lstm"])
+def test_a_core_step_in_one_call_gives_the_numpy_steps_bits(cell, monkeypatch):
+    """The acting pass's one-call core steps (reproducible mode) perform the NumPy steps' operations in
+    their order: equal bit for bit, on inputs spread over the activations' range."""
+    import numpy as np
+
+    from evo_fastslow.agents.cores import EpisodicLSTMCore, GRUCore, LSTMCore
+    from evo_fastslow.numerics import ENV
+
+    monkeypatch.setenv(ENV, "reproducible")
+    rng = np.random.default_rng(7)
+    batch, inputs, hidden = 13, 9, 21  # odd sizes: the vector loops' remainders too
+    with torch.no_grad():
+        core = {"lstm": LSTMCore, "gru": GRUCore, "episodic_lstm": EpisodicLSTMCore}[cell](inputs, hidden)
+        for parameter in core.parameters():
+            parameter.copy_(torch.from_numpy(rng.normal(0.0, 0.8, parameter.shape).astype(np.float32)))
+        actor = core.actor()
+        x = rng.normal(0.0, 2.0, (batch, inputs)).astype(np.float32)
+        state = tuple(rng.normal(0.0, 1.5, (batch, hidden)).astype(np.float32) for _ in actor.initial_state(batch))
+        extra = (rng.normal(0.0, 2.0, (batch, hidden)).astype(np.float32),) if cell == "episodic_lstm" else ()
+        for _ in range(3):  # a few steps, each from the last
+            h, new = actor.step(x, state, *extra)
+            h_numpy, new_numpy = actor.numpy_step(x, state, *extra)
+            assert h.tobytes() == h_numpy.tobytes()
+            assert all(a.tobytes() == b.tobytes() for a, b in zip(new, new_numpy))
+            state = new
 
 
 def _line(output: str, first_word: str) -> str:

@@ -1,6 +1,8 @@
 """The acting pass in NumPy: a snapshot of an agent's weights that steps B episodes one trial at a time.
 
-Its arithmetic goes through numerics/ops.py (deterministic in the reproducible mode).
+Its arithmetic goes through numerics/ops.py (deterministic in the reproducible mode). In that mode each
+core's step is one C++ call that performs the NumPy step's operations in its order (the same bits,
+tests/test_numerics.py): a step of a dozen small ops paid a microsecond of dispatch each.
 Why NumPy: the acting pass is a Python loop over trials with a dozen small array ops per trial; at
 these sizes a NumPy op costs about 1 us against 3-5 us for a torch dispatch, which made acting 2.5x
 faster (benchmarks/lifetime_throughput.py). No gradients are needed here: the learning pass replays
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from evo_fastslow.numerics import ops
+from evo_fastslow.numerics import ops, reproducible
 
 State = tuple[np.ndarray, ...]
 
@@ -33,6 +35,12 @@ class LSTMActor:
         return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
 
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        if reproducible():
+            h, c = ops.lstm_step(x, state[0], state[1], self.weights)
+            return h, (h, c)
+        return self.numpy_step(x, state)
+
+    def numpy_step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, c = state
         H = self.hidden
         rows = np.concatenate([x, np.ones((x.shape[0], 1), np.float32), h], axis=1)
@@ -53,6 +61,12 @@ class GRUActor:
         return (np.zeros((batch, self.hidden), np.float32),)
 
     def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        if reproducible():
+            h = ops.gru_step(x, state[0], self.w_x, self.b_x, self.w_h, self.b_h)
+            return h, (h,)
+        return self.numpy_step(x, state)
+
+    def numpy_step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, H = state[0], self.hidden
         gx = ops.matmul(x, self.w_x)
         gx += self.b_x
@@ -92,6 +106,12 @@ class EpisodicLSTMActor:
         return np.zeros((batch, self.hidden), np.float32), np.zeros((batch, self.hidden), np.float32)
 
     def step(self, x: np.ndarray, state: State, reinstated: np.ndarray) -> tuple[np.ndarray, State]:
+        if reproducible():
+            h, c = ops.episodic_lstm_step(x, state[0], state[1], reinstated, self.w_x, self.w_h, self.bias)
+            return h, (h, c)
+        return self.numpy_step(x, state, reinstated)
+
+    def numpy_step(self, x: np.ndarray, state: State, reinstated: np.ndarray) -> tuple[np.ndarray, State]:
         h, c = state
         H = self.hidden
         gates = ops.matmul(x, self.w_x)

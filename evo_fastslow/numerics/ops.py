@@ -73,6 +73,23 @@ def knn_read(keys: np.ndarray, values: np.ndarray, query: np.ndarray, size: int,
     return _numpy().knn_read(keys, values, query, size, k, delta)
 
 
+def lstm_step(x: np.ndarray, h: np.ndarray, c: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LSTMActor's step as one call (reproducible mode only): (h', c')."""
+    return _numpy().lstm_step(x, h, c, weights)
+
+
+def gru_step(x: np.ndarray, h: np.ndarray, w_x: np.ndarray, b_x: np.ndarray, w_h: np.ndarray, b_h: np.ndarray
+             ) -> np.ndarray:
+    """GRUActor's step as one call (reproducible mode only): h'."""
+    return _numpy().gru_step(x, h, w_x, b_x, w_h, b_h)
+
+
+def episodic_lstm_step(x: np.ndarray, h: np.ndarray, c: np.ndarray, reinstated: np.ndarray, w_x: np.ndarray,
+                       w_h: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """EpisodicLSTMActor's step as one call (reproducible mode only): (h', c')."""
+    return _numpy().episodic_lstm_step(x, h, c, reinstated, w_x, w_h, bias)
+
+
 # --- autograd: the learning pass -------------------------------------------------------------------
 class _Linear(torch.autograd.Function):
     @staticmethod
