@@ -41,6 +41,7 @@ class LSTMActor:
         return self.numpy_step(x, state)
 
     def numpy_step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """The step as NumPy ops: the native mode's, and what the one-call step must equal bit for bit."""
         h, c = state
         H = self.hidden
         rows = np.concatenate([x, np.ones((x.shape[0], 1), np.float32), h], axis=1)
@@ -67,6 +68,7 @@ class GRUActor:
         return self.numpy_step(x, state)
 
     def numpy_step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """The step as NumPy ops: the native mode's, and what the one-call step must equal bit for bit."""
         h, H = state[0], self.hidden
         gx = ops.matmul(x, self.w_x)
         gx += self.b_x
@@ -112,6 +114,7 @@ class EpisodicLSTMActor:
         return self.numpy_step(x, state, reinstated)
 
     def numpy_step(self, x: np.ndarray, state: State, reinstated: np.ndarray) -> tuple[np.ndarray, State]:
+        """The step as NumPy ops: the native mode's, and what the one-call step must equal bit for bit."""
         h, c = state
         H = self.hidden
         gates = ops.matmul(x, self.w_x)

@@ -12,6 +12,9 @@ build is waited for, the user told which directory and since when, for at most B
 (`EVO_FASTSLOW_BUILD_WAIT`), then a clear error naming the directory. The flags are part of the numeric
 contract: `-ffp-contract=off` (no fused multiply-add the source did not ask for) and no fast-math; the
 loops pick their instruction-set variant at load time and every variant gives the same bits.
+`-fno-trapping-math` lets gcc vectorise the elementwise loops (the clamps in det::exp are branches it
+would not if-convert otherwise: 2.6x faster sigmoids); it changes no result, only whether an FP
+exception may be raised by an operation whose result is then discarded.
 """
 
 from __future__ import annotations
