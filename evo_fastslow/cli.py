@@ -301,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablate = commands.add_parser("ablate", help="change one gene at a time: which evolved biases matter (paired "
                                  "95%% intervals), and gene importance over the archive")
     ablate.add_argument("source", metavar="RUN_DIR|GENOME_FILE[:NAME]", help="a run (its best genome) or one genome")
-    ablate.add_argument("--genes", nargs="+", metavar="GENE", help="only these genes (default: every searched gene)")
+    ablate.add_argument("--genes", nargs="+", metavar="GENE[=VALUE]",
+                        help="only these genes (default: every searched gene); GENE=VALUE tries that value alone")
     _study_arguments(ablate, seeds=5)
     ablate.set_defaults(run=_ablate)
     experiment = commands.add_parser("experiment", help="arms x run seeds: evolve, validate each best genome, "

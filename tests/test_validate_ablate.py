@@ -83,7 +83,28 @@ def test_validate_names_bad_input(quickstart_run, capsys):
     assert main(["ablate", "populations/reference.json", "--suite", "fitness/two-step.yaml", "--workers", "0"]) == 2
     assert "one genome: name it as FILE:NAME" in capsys.readouterr().err
     assert main(["ablate", str(quickstart_run), "--genes", "colour", "--workers", "0"]) == 2
-    assert "--genes: colour: a gene of the search space" in capsys.readouterr().err
+    assert "--genes: colour: GENE or GENE=VALUE with a gene of the search space" in capsys.readouterr().err
+    assert main(["ablate", str(quickstart_run), "--genes", "core=transformer", "--workers", "0"]) == 2
+    assert "--genes: core=transformer: core: one of ['lstm', 'gru', 'feedforward'" in capsys.readouterr().err
+    assert main(["ablate", str(quickstart_run), "--genes", "hidden_size=wide", "--workers", "0"]) == 2
+    assert "--genes: hidden_size=wide: hidden_size: an integer in [" in capsys.readouterr().err
+
+
+def test_ablate_tries_a_named_value_alone(quickstart_run, capsys):
+    """GENE=VALUE: that change only (what the selection map's removals use); GENE: every other value."""
+    from evo_fastslow.analysis.ablate import changes
+
+    genes = SEARCH_SPACE.default().with_genes(core="lstm", meta_inputs="action_reward", hidden_size=32).genes
+    assert changes(genes, SEARCH_SPACE, ["core=feedforward", "meta_inputs", "hidden_size=32"]) == [
+        ("core", "feedforward"), ("meta_inputs", "none"), ("meta_inputs", "reward")]
+    with Archive(quickstart_run / "archive.sqlite", create=False) as archive:
+        winner = archive.ranked(1)[0][0].genes
+    other = next(c for c in SEARCH_SPACE.genes["core"].choices if c != winner["core"])
+    assert main(["ablate", str(quickstart_run), "--genes", f"core={other}", "--seeds", "2", "--workers", "0",
+                 "--json"]) == 0
+    effects = json.loads(capsys.readouterr().out)["effects"]
+    assert [(e["gene"], e["from"], e["to"]) for e in effects] == [("core", winner["core"], other)]
+    assert len(effects[0]["differences"]) == 2
 
 
 def test_gene_importance_finds_the_gene_that_decides_fitness(tmp_path):

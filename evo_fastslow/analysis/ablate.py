@@ -1,7 +1,7 @@
 """`ablate`: which of a genome's evolved biases matter, and how much.
 
 One searched gene changes at a time (every other choice of a categorical gene, both ends of a numeric
-gene's range); the genome and each change are re-run on the same N replicate seeds (common random
+gene's range; `GENE=VALUE` tries that value alone, as the selection map's removals do); the genome and each change are re-run on the same N replicate seeds (common random
 numbers), and each change's effect is the paired difference with its 95% interval. Across the whole
 archive, gene importance is the permutation importance (scikit-learn) of a random forest fitted to
 every evaluated genome's fitness."""
@@ -25,27 +25,45 @@ from evo_fastslow.genome import SearchSpace
 
 
 def changes(genes: dict[str, Any], space: SearchSpace, names: list[str]) -> list[tuple[str, Any]]:
-    """(gene, new value) for every single-gene change to try."""
+    """(gene, new value) for every single-gene change to try: GENE tries every other value, GENE=VALUE that
+    value (none where the genome already has it)."""
     found = []
-    for name in names:
+    for spec in names:
+        name, value = parse_change(spec, space)
         gene = space.genes[name]
-        if isinstance(gene, Categorical):
+        if value is not None:
+            values = [value]
+        elif isinstance(gene, Categorical):
             values = [c for c in gene.choices if c != genes[name]]
         elif isinstance(gene, Bool):
             values = [not genes[name]]
         else:
-            values = sorted({gene.decode(0.0), gene.decode(1.0)} - {genes[name]})
-        found += [(name, v) for v in values]
+            values = sorted({gene.decode(0.0), gene.decode(1.0)})
+        found += [(name, v) for v in values if v != genes[name]]
     return found
+
+
+def parse_change(spec: str, space: SearchSpace) -> tuple[str, Any]:
+    """`GENE` -> (gene, None); `GENE=VALUE` -> (gene, the value checked by the gene), or a clear error."""
+    import yaml
+
+    name, equals, text = spec.partition("=")
+    if name not in space.genes:
+        raise InputError("--genes", spec, f"GENE or GENE=VALUE with a gene of the search space "
+                                          f"({', '.join(space.genes)})")
+    if not equals:
+        return name, None
+    gene = space.genes[name]
+    try:
+        value = text if isinstance(gene, Categorical) else yaml.safe_load(text)
+        return name, gene.validate(value)
+    except (ValueError, yaml.YAMLError) as error:
+        raise InputError("--genes", spec, f"{name}: {error}") from None
 
 
 def ablate(source: Source, candidate: Candidate, seeds: int, genes: list[str] | None,
            console: Console) -> dict[str, Any]:
-    names = genes or source.searched
-    unknown = [n for n in names if n not in source.space.genes]
-    if unknown:
-        raise InputError("--genes", unknown[0], f"a gene of the search space ({', '.join(source.space.genes)})")
-    tried = changes(candidate.genes, source.space, names)
+    tried = changes(candidate.genes, source.space, genes or source.searched)
     variants = [source.space.complete({**candidate.genes, name: value}).genes for name, value in tried]
     # a genome with inherited or evolved initial weights keeps them in each variant they still fit
     fits = [bool(candidate.weights) and architecture(v, source.study.suites) == architecture(candidate.genes,

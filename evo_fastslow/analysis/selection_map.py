@@ -40,7 +40,7 @@ MECHANISMS = (
     Mechanism("perception", "encoder", lambda v: v != "none", "none"),
     Mechanism("motivated exploration", "intrinsic", lambda v: v != "none", "none"),
 )
-GENES = [m.gene for m in MECHANISMS]  # what `ablate --genes` is given for the map
+ABLATIONS = [f"{m.gene}={m.removed}" for m in MECHANISMS]  # what `ablate --genes` is given for the map: removals only
 
 
 def shares(archive: Archive, generation: int) -> dict[str, tuple[int, int]]:

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from evo_fastslow import api  # noqa: E402
-from evo_fastslow.analysis.selection_map import GENES, map_figure, map_table  # noqa: E402
+from evo_fastslow.analysis.selection_map import ABLATIONS, map_figure, map_table  # noqa: E402
 from evo_fastslow.analysis.plots import svg  # noqa: E402
 from evo_fastslow.archive import Archive  # noqa: E402
 from evo_fastslow.console import make_console  # noqa: E402
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> None:
             with Archive(run_dir / "archive.sqlite", create=False) as archive:
                 ablated = archive.meta("ablation") is not None
             if not ablated:
-                api.ablate(str(run_dir), genes=GENES, seeds=args.ablate_seeds, workers=args.workers, console=console)
+                api.ablate(str(run_dir), genes=ABLATIONS, seeds=args.ablate_seeds, workers=args.workers, console=console)
             runs.setdefault(world, []).append(run_dir)
     frame = api.selection_map(runs)
     make_console().print(map_table(frame))
