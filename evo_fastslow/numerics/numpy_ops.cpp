@@ -46,6 +46,11 @@ Array knn_read(const Array& keys, const Array& values, const Array& query, int64
   return out;
 }
 
+int64_t rows_of(const Array& x, const char* what) {  // x must be [B, I]: the batch size
+  if (x.ndim() != 2) throw std::invalid_argument(std::string(what) + ": x [B, I] expected");
+  return x.shape(0);
+}
+
 void check_rows(const Array& a, int64_t B, int64_t cols, const char* what) {
   if (a.ndim() != 2 || a.shape(0) != B || a.shape(1) != cols)
     throw std::invalid_argument(std::string(what) + ": shape [" + std::to_string(B) + ", " + std::to_string(cols) +
@@ -55,7 +60,7 @@ void check_rows(const Array& a, int64_t B, int64_t cols, const char* what) {
 // One LSTM step as LSTMActor's NumPy code takes it: s = sigmoid([x | 1 | h] @ W) with the g columns
 // pre-scaled by 2, g = 2 s_g - 1, c' = f c + i g, h' = o tanh(c'). -> (h', c')
 py::tuple lstm_step(const Array& x, const Array& h, const Array& c, const Array& w) {
-  const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1), K = I + 1 + H;
+  const int64_t B = rows_of(x, "lstm_step"), I = x.shape(1), H = h.shape(1), K = I + 1 + H;
   check_rows(h, B, H, "lstm_step h"), check_rows(c, B, H, "lstm_step c"), check_rows(w, K, 4 * H, "lstm_step w");
   std::vector<float> rows(B * K), s(B * 4 * H);
   for (int64_t b = 0; b < B; ++b) {
@@ -86,7 +91,7 @@ py::tuple lstm_step(const Array& x, const Array& h, const Array& c, const Array&
 // rz = sigmoid(gx + gh), n = tanh(gx_n + r gh_n), h' = n + z (h - n), with gx = x W_x + b_x, gh = h W_h + b_h.
 Array gru_step(const Array& x, const Array& h, const Array& w_x, const Array& b_x, const Array& w_h,
                const Array& b_h) {
-  const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1), G = 3 * H;
+  const int64_t B = rows_of(x, "gru_step"), I = x.shape(1), H = h.shape(1), G = 3 * H;
   check_rows(h, B, H, "gru_step h"), check_rows(w_x, I, G, "gru_step w_x"), check_rows(w_h, H, G, "gru_step w_h");
   if (b_x.size() != G || b_h.size() != G) throw std::invalid_argument("gru_step: biases of 3H expected");
   std::vector<float> gx(B * G), gh(B * G), rz(B * 2 * H);
@@ -115,7 +120,7 @@ Array gru_step(const Array& x, const Array& h, const Array& w_x, const Array& b_
 // a = x W_x + h W_h + bias, s = sigmoid(a[:, :4H]), c' = f c + i tanh(a_g) + r tanh(m), h' = o tanh(c').
 py::tuple episodic_lstm_step(const Array& x, const Array& h, const Array& c, const Array& m, const Array& w_x,
                              const Array& w_h, const Array& bias) {
-  const int64_t B = x.shape(0), I = x.shape(1), H = h.shape(1), G = 5 * H;
+  const int64_t B = rows_of(x, "episodic_lstm_step"), I = x.shape(1), H = h.shape(1), G = 5 * H;
   check_rows(h, B, H, "episodic_lstm_step h"), check_rows(c, B, H, "episodic_lstm_step c");
   check_rows(m, B, H, "episodic_lstm_step m");
   check_rows(w_x, I, G, "episodic_lstm_step w_x"), check_rows(w_h, H, G, "episodic_lstm_step w_h");
