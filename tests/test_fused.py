@@ -134,6 +134,20 @@ def test_the_fused_path_is_taken_only_where_it_fits(tiny_suite):
     assert run_lifetime(REFERENCE.with_genes(core="feedforward"), tiny_suite, seed=0).engine == "python"
 
 
+def test_the_scheduler_prices_as_fused_exactly_the_genomes_the_kernel_takes(tiny_suite):
+    """expected_cost (the plan's and the scheduler's) gives the fused kernel's discount to a genome only where
+    `fits` takes it: an encoder or episodic memory sends a recurrent core down the Python path."""
+    from evo_fastslow.lifetime import expected_cost
+
+    task = tiny_suite.build_task()
+    plain = expected_cost(dict(REFERENCE.genes), tiny_suite)
+    for changes in ({"encoder": "mlp"}, {"encoder": "conv"}, {"episodic_memory": "reinstate"}):
+        genome = REFERENCE.with_genes(**changes)
+        assert not fused.fits(build_agent(genome, task.obs_dim, task.n_actions, 0, task.view_shape), task)
+        assert expected_cost(dict(genome.genes), tiny_suite) == pytest.approx(plain / 0.45)
+    assert fused.fits(build_agent(REFERENCE, task.obs_dim, task.n_actions, 0), task)
+
+
 def _without_time(result):
     data = result.to_dict()
     data.pop("wall_seconds")

@@ -217,7 +217,8 @@ def expected_cost(genes: dict, suite: FitnessSuite) -> float:
     task = suite.build_task()
     updates = suite.lifetime.train_env_steps / (batch * task.steps)
     core = 0.35 if genes["core"] == "feedforward" else 1.0
-    if genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off" and task.tabular:
+    if (genes["core"] in ("lstm", "gru") and genes["episodic_memory"] == "off"
+            and genes.get("encoder", "none") == "none" and task.tabular):  # what lifetime/fused.py: fits takes
         core = 0.45  # fused kernel: about twice the Python path's env-steps/s (benchmarks/lifetime_throughput.py)
     return core * updates * (1.0 + batch * hidden * hidden / 140_000)
 
