@@ -1,8 +1,8 @@
 """`ablate`: which of a genome's evolved biases matter, and how much.
 
 One searched gene changes at a time (every other choice of a categorical gene, both ends of a numeric
-gene's range; `GENE=VALUE` tries that value alone, as the selection map's removals do); the genome and each change are re-run on the same N replicate seeds (common random
-numbers), and each change's effect is the paired difference with its 95% interval. Across the whole
+gene's range; `GENE=VALUE` tries that value alone, as the selection map's removals do); the genome and
+each change are re-run on the same N replicate seeds (common random numbers), and each change's effect is the paired difference with its 95% interval. Across the whole
 archive, gene importance is the permutation importance (scikit-learn) of a random forest fitted to
 every evaluated genome's fitness."""
 

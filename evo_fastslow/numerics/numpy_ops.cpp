@@ -57,6 +57,15 @@ void check_rows(const Array& a, int64_t B, int64_t cols, const char* what) {
                                 "] expected");
 }
 
+// h' = o tanh(c') for [B, H] blocks: c' copied into h', tanh'd in place, then times the output gate o
+// (row b's o at gates + b * stride).
+void hidden_from_cell(const float* c, const float* gates, int64_t stride, int64_t B, int64_t H, float* h) {
+  std::copy(c, c + B * H, h);
+  det::tanh_n(h, B * H);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < H; ++j) h[b * H + j] = gates[b * stride + j] * h[b * H + j];
+}
+
 // One LSTM step as LSTMActor's NumPy code takes it: s = sigmoid([x | 1 | h] @ W) with the g columns
 // pre-scaled by 2, g = 2 s_g - 1, c' = f c + i g, h' = o tanh(c'). -> (h', c')
 py::tuple lstm_step(const Array& x, const Array& h, const Array& c, const Array& w) {
@@ -80,10 +89,7 @@ py::tuple lstm_step(const Array& x, const Array& h, const Array& c, const Array&
       co[b * H + j] = sb[H + j] * c_in[b * H + j] + sb[j] * g;
     }
   }
-  std::copy(co, co + B * H, ho);
-  det::tanh_n(ho, B * H);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t j = 0; j < H; ++j) ho[b * H + j] = s[b * 4 * H + 3 * H + j] * ho[b * H + j];
+  hidden_from_cell(co, s.data() + 3 * H, 4 * H, B, H, ho);
   return py::make_tuple(h_out, c_out);
 }
 
@@ -143,10 +149,7 @@ py::tuple episodic_lstm_step(const Array& x, const Array& h, const Array& c, con
     for (int64_t j = 0; j < H; ++j)
       co[b * H + j] = s[H + j] * c.data()[b * H + j] + s[j] * tg[b * H + j] + s[3 * H + j] * tm[b * H + j];
   }
-  std::copy(co, co + B * H, ho);
-  det::tanh_n(ho, B * H);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t j = 0; j < H; ++j) ho[b * H + j] = a[b * G + 2 * H + j] * ho[b * H + j];
+  hidden_from_cell(co, a.data() + 2 * H, G, B, H, ho);
   return py::make_tuple(h_out, c_out);
 }
 
